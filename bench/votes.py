@@ -29,6 +29,7 @@ import aiohttp
 import asyncpg
 import httpx
 
+from assembly.operations.rehearsal.load import on_schedule
 from bench import plans, statements
 from bench.harness import (
     PENDING_ORDERS,
@@ -83,15 +84,13 @@ async def paced_votes(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, 
 
 async def open_loop(rate: float, deadline: float, cast: Callable[[], Coroutine[object, object, None]]) -> None:
     """Open loop: votes arrive at `rate` per second whatever the answers' pace, as real voters do;
-    below the stack's capacity, latencies are the path's own, not time spent queueing."""
+    below the stack's capacity, latencies are the path's own, not time spent queueing. Until `deadline` (epoch
+    seconds) by the schedule: a vote due while this process was held up goes out late (`on_schedule`)."""
     pending: set[asyncio.Task[None]] = set()
-    due = time.monotonic()
-    while time.time() < deadline:
+    async for _late in on_schedule(rate, deadline - time.time()):
         task = asyncio.create_task(cast())
         pending.add(task)
         task.add_done_callback(pending.discard)
-        due += 1 / rate
-        await asyncio.sleep(max(0.0, due - time.monotonic()))
     await asyncio.gather(*pending)
 
 

@@ -10,7 +10,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -173,27 +173,34 @@ async def cast(http: aiohttp.ClientSession, voter: Voter, channel: str, number: 
     traffic.votes.append(Vote(channel, msisdn(number), told, said))
 
 
+async def on_schedule(rate: float, seconds: float) -> AsyncIterator[float]:
+    """Each moment a vote is due, `rate` a second for `seconds`, as how late it is (seconds). The schedule, not the
+    machine's pace, says how many: a vote whose time came while this process was held up is yielded late, never not
+    at all, or a busy machine would offer fewer votes than its plan, and its figures would be of a smaller load than
+    the one they name (and hide the overload a late burst shows)."""
+    started = time.monotonic()
+    due = 0
+    while due / rate < seconds:
+        wait = started + due / rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        yield max(0.0, -wait)
+        due += 1
+
+
 async def offer(voter: Voter, rate: float, seconds: float, first_number: int, traffic: Traffic) -> int:
-    """Votes at `rate` a second for `seconds`, round the channels still taking them; returns the numbers used.
-    The schedule, not the machine's pace, says how many: a vote whose time came while this process was held up
-    goes out late (and `traffic.behind` says by how much), never not at all, or a busy machine would offer fewer
-    votes than its plan and its verdict would be on a smaller rehearsal than the one printed."""
+    """Votes at `rate` a second for `seconds` (`on_schedule`), round the channels still taking them; returns the
+    numbers used. `traffic.behind`: the latest a vote went out."""
     pending: set[asyncio.Task[None]] = set()
     timeout = aiohttp.ClientTimeout(total=30)
+    sent = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
-        started = time.monotonic()
-        sent = 0
-        while sent / rate < seconds:
-            wait = started + sent / rate - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            else:
-                traffic.behind = max(traffic.behind, -wait)
+        async for late in on_schedule(rate, seconds):
+            traffic.behind = max(traffic.behind, late)
             live = [name for name in CHANNELS if name not in traffic.skipped]
             if not live:
                 break
-            number = first_number + sent
-            task = asyncio.create_task(cast(http, voter, live[sent % len(live)], number, traffic))
+            task = asyncio.create_task(cast(http, voter, live[sent % len(live)], first_number + sent, traffic))
             pending.add(task)
             task.add_done_callback(pending.discard)
             sent += 1
