@@ -243,6 +243,13 @@ def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_t
                        "name.split('.')[0] == 'aiogram' or name.startswith('phonenumbers.carrier')") == "[]"
 
 
+def test_processes_of_an_installation_offering_no_cards_do_not_load_stripes_library() -> None:
+    """Stripe's library brings `requests` and its own types, ~0.1 s of CPU a process start: it is loaded where cards
+    are offered (its keys set), as the web process or worker builds its providers, and nowhere else."""
+    assert imported_by("assembly.cli, assembly.web.app, assembly.worker.rq_worker, assembly.provider_list",
+                       "name.split('.')[0] == 'stripe' or name == 'payments.stripe.checkout'") == "[]"
+
+
 def test_a_workers_periodic_enqueuer_starts_without_the_channels_providers_or_models() -> None:
     """Each worker spawns its enqueuer, a new Python that imports the module of the function it runs: that module
     leaves out what the enqueuer never uses (a second of CPU and tens of MB a worker)."""

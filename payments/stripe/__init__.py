@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from payments.stripe.checkout import StripeCheckout
 
-__all__ = ["StripeCheckout"]
+__all__ = ["NAME", "StripeCheckout"]
+
+NAME = "stripe"  # the provider's name, as orders and callbacks carry it
 
 
 def __getattr__(name: str) -> object:

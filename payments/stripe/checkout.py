@@ -31,13 +31,13 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
+from payments.stripe import NAME
 from payments.stripe.charges import charge_of
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
 
 log = logging.getLogger(__name__)
-NAME = "stripe"
 SESSION_TTL_SECONDS = 30 * 60  # Stripe's minimum for a Checkout Session's expires_at
 EXPIRY_MARGIN_SECONDS = 60  # clock skew and latency: Stripe refuses an expires_at under 30 minutes away
 EXPIRY_WINDOW_SECONDS = 15 * 60  # expires_at is rounded up to this, so retries send identical parameters
