@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -19,8 +20,12 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 # How many times a caller woken late takes a new turn before it goes anyway (a machine that stalls every turn).
 LATE_TURNS_RETAKEN = 3
-GONE_OFF_TURN = ("paced turns: a call on %s came late to %d turns in a row (the process is stalling) and went off"
-                 " its turn")
+GONE_OFF_TURN = ("paced turns: calls on %s came late to %d turns in a row (the process is stalling) and went off"
+                 " their turns: %d since this was last said")
+REDIS_AWAY = "paced turns: Redis unavailable, pacing %s in this process only: %d calls since this was last said"
+# A warning of either kind is said at most this often for a schedule, with how many calls it stands for: a process
+# stalling, or without Redis, for minutes would otherwise write a line a call, at the provider's cap (25 a second).
+SAID_EVERY_SECONDS = 60.0
 
 # Reserve the next turn of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
 # free turn (ms, Redis clock); ARGV[1] is the spacing between calls in ms.
@@ -52,6 +57,9 @@ class PacedTurns:
         self._reserve = redis.register_script(RESERVE_TURN) if redis is not None else None
         self._take_spare = redis.register_script(TAKE_SPARE_TURN) if redis is not None else None
         self._local_next: dict[str, float] = {}  # the schedules kept here when Redis cannot be reached
+        self.went_off_turn: Counter[str] = Counter()  # calls by schedule that left off their turns, in this process
+        self._unsaid: Counter[tuple[str, str]] = Counter()  # (warning, schedule) -> calls since it was last said
+        self._said_at: dict[tuple[str, str], float] = {}
 
     async def wait(self, schedule: str, per_second: float) -> float:
         """Return at the next turn of `schedule` at `per_second` calls a second; the seconds it waited.
@@ -73,8 +81,20 @@ class PacedTurns:
         else:
             # The one call that may leave off its turn, near another's: said, as an operator would want to know
             # why a provider refused a burst.
-            log.warning(GONE_OFF_TURN, schedule, LATE_TURNS_RETAKEN + 1)
+            self.went_off_turn[schedule] += 1
+            self._say(GONE_OFF_TURN, schedule, LATE_TURNS_RETAKEN + 1)
         return waited
+
+    def _say(self, warning: str, schedule: str, *details: object) -> None:
+        """Warn of `schedule` now if not said of it within `SAID_EVERY_SECONDS`, with the calls since the last line;
+        else count the call into the next line."""
+        key = (warning, schedule)
+        self._unsaid[key] += 1
+        now = time.monotonic()
+        said = self._said_at.get(key)
+        if said is None or now - said >= SAID_EVERY_SECONDS:
+            log.warning(warning, schedule, *details, self._unsaid.pop(key))
+            self._said_at[key] = now
 
     async def wait_within_share(self, schedule: str, per_second: float, part: str, share: float) -> float:
         """`wait`, for a call of a kind (`part`) that may take at most `share` of `schedule`'s turns, whatever the
@@ -113,7 +133,7 @@ class PacedTurns:
                 busy_ms = await self._take_spare(keys=[schedule], args=[max(1, round(spacing * 1000))])
                 return -float(busy_ms) / 1000, asked
             except RedisError:
-                log.warning("paced turns: Redis unavailable, pacing %s in this process only", schedule)
+                self._say(REDIS_AWAY, schedule)
         return self._local_spare(schedule, spacing)
 
     async def _reserved(self, schedule: str, spacing: float) -> tuple[float, float]:
@@ -125,7 +145,7 @@ class PacedTurns:
                 wait_ms = await self._reserve(keys=[schedule], args=[max(1, round(spacing * 1000))])
                 return float(wait_ms) / 1000, asked
             except RedisError:
-                log.warning("paced turns: Redis unavailable, pacing %s in this process only", schedule)
+                self._say(REDIS_AWAY, schedule)
         return self._local_turn(schedule, spacing)
 
     def _local_turn(self, schedule: str, spacing: float) -> tuple[float, float]:

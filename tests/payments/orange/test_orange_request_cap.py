@@ -4,7 +4,6 @@ what a fake Orange (respx) saw in each second, and what a 403 with code 53 becom
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 
@@ -110,14 +109,12 @@ def gaps_between(times: list[float]) -> list[float]:
     return [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
 
 
-def assert_spaced(times: list[float], schedule: str, caplog: pytest.LogCaptureFixture) -> None:
+def assert_spaced(times: list[float], turns: PacedTurns, schedule: str) -> None:
     """Calls at least 20 ms apart (a call leaves at most half its 50 ms spacing late, less the clock's jitter), but
-    for a call a machine busy turn after turn made late to every turn it took, which goes at last off its turn and
-    says so: it may land near both its neighbours."""
-    gone_off_turn = sum("went off its turn" in record.getMessage() and f" {schedule} " in record.getMessage()
-                        for record in caplog.records)
+    for a call a machine busy turn after turn made late to every turn it took, which goes at last off its turn (and
+    the process says so): it may land near both its neighbours."""
     gaps = gaps_between(times)
-    assert sum(gap < 0.02 for gap in gaps) <= 2 * gone_off_turn, (gaps, caplog.text)
+    assert sum(gap < 0.02 for gap in gaps) <= 2 * turns.went_off_turn[schedule], (gaps, turns.went_off_turn)
 
 
 def replace_pages(c: Collection) -> Collection:
@@ -126,11 +123,9 @@ def replace_pages(c: Collection) -> Collection:
     return Collection(**{**c.__dict__, "provider_data": {"attempt": 1, "pages": [page]}})
 
 
-async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(
-        redis: Redis, caplog: pytest.LogCaptureFixture) -> None:
+async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(redis: Redis) -> None:
     """The process stalls (a busy CPU) while twelve calls wait for their turns: they wake together, late, and
     would all go at once, a burst Orange's spike arrest refuses; they take new turns instead and leave spaced."""
-    caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
     turns = PacedTurns(redis)
     left: list[float] = []
 
@@ -142,15 +137,14 @@ async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(
     await asyncio.sleep(0.06)  # the first have gone; the rest sleep until their turns
     time.sleep(0.4)  # the loop stalled: the turns of some eight calls pass meanwhile
     await asyncio.gather(*calls)
-    assert_spaced(left, "orange:stall-test", caplog)
+    assert_spaced(left, turns, "orange:stall-test")
 
 
 async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shifted_onto_others(
-        redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+        redis: Redis, settings: Settings) -> None:
     """Redis has reserved six turns when the process stalls, before it reads their answers. Read late, each answer's
     wait would count from the stall's end: those six would leave late, on the turns others took meanwhile, two calls
     at once; they take new turns instead."""
-    caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
     schedule = "orange:unread-answers-test"
     turns = PacedTurns(redis)
     left: list[float] = []
@@ -172,4 +166,4 @@ async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shift
     time.sleep(0.4)  # the loop stalls with six answers unread and some of the first calls' turns passing
     await asyncio.gather(*first, *second)
     watcher.close()
-    assert_spaced(left, schedule, caplog)
+    assert_spaced(left, turns, schedule)
