@@ -131,7 +131,7 @@ async def started_up(probe: Probe) -> None:
 async def offer(cast: Cast, rate: float, seconds: float) -> None:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
-        await open_loop(rate, time.time() + seconds, lambda: cast(http))
+        await open_loop(rate, seconds, lambda: cast(http))
 
 
 @dataclass

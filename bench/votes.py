@@ -79,15 +79,15 @@ async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, number
 
 async def paced_votes(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
                       deadline: float, load: Load, rate: float) -> None:
-    await open_loop(rate, deadline, lambda: cast_vote(client, paid_by, url, numbers, load))
+    await open_loop(rate, deadline - time.time(), lambda: cast_vote(client, paid_by, url, numbers, load))
 
 
-async def open_loop(rate: float, deadline: float, cast: Callable[[], Coroutine[object, object, None]]) -> None:
+async def open_loop(rate: float, seconds: float, cast: Callable[[], Coroutine[object, object, None]]) -> None:
     """Open loop: votes arrive at `rate` per second whatever the answers' pace, as real voters do;
-    below the stack's capacity, latencies are the path's own, not time spent queueing. Until `deadline` (epoch
-    seconds) by the schedule: a vote due while this process was held up goes out late (`on_schedule`)."""
+    below the stack's capacity, latencies are the path's own, not time spent queueing. For `seconds` by the
+    schedule: a vote due while this process was held up goes out late (`on_schedule`)."""
     pending: set[asyncio.Task[None]] = set()
-    async for _late in on_schedule(rate, deadline - time.time()):
+    async for _late in on_schedule(rate, seconds):
         task = asyncio.create_task(cast())
         pending.add(task)
         task.add_done_callback(pending.discard)

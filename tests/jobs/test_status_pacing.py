@@ -70,14 +70,16 @@ async def test_a_call_that_can_wait_queues_after_its_patience_rather_than_wait_f
     for asker in askers:
         asker.cancel()
     await asyncio.gather(*askers, return_exceptions=True)
-    assert 0.5 <= waited < 3.0  # its patience, then its turn behind the five held
+    # Its patience, then its turn behind the five held (~1 s); on a machine late to every turn, a few turns more.
+    # Waiting for ever is what fails.
+    assert 0.5 <= waited < 10
 
 
 async def test_uncapped_providers_are_not_held_and_without_redis_a_process_paces_alone() -> None:
     gone = Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.2)
     started = time.monotonic()
     await call_times(StatusPacer(gone).wait_turn, CappedProvider(name="stripe", status_calls_per_second=None), 50)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 3  # 50 calls paced at 9 a second would take 5.5 s
     times = await call_times(StatusPacer(gone).wait_turn, CappedProvider(), 5)
     assert most_in_any_second(times) <= 10  # still spaced (9 a second), by this process alone
     await gone.aclose()
@@ -90,13 +92,11 @@ async def test_with_redis_hung_a_status_call_waits_for_redis_once_then_paces_alo
     silent = await asyncio.start_server(lambda reader, writer: held.append(writer), "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
     hung = Redis.from_url(f"redis://127.0.0.1:{port}", socket_timeout=0.3)
-    started = time.monotonic()
     with contextlib.suppress(RedisError):
         await hung.ping()
-    one_try = time.monotonic() - started
-    started = time.monotonic()
+    assert len(held) == 1  # a connection a try: redis-py drops the one that timed out
     await StatusPacer(hung).wait_turn(CappedProvider())
-    assert time.monotonic() - started < 1.5 * one_try
+    assert len(held) == 2  # asked once, not again for each turn it would have counted late
     await hung.aclose()
     for writer in held:
         writer.close()

@@ -24,6 +24,7 @@ from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
 from tests.network import redis_relay
 from tests.servers import kill_redis_clients
+from tests.waiting import HANG_SECONDS, until
 
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
 
@@ -247,8 +248,7 @@ async def test_heartbeats_keep_an_idle_stream_alive(make_client: MakeClient, str
     contest = await make_contest(sessions)
     _, reader = await streams(client, contest.slug)
     assert await reader.next() is not None
-    await asyncio.sleep(0.35)
-    assert reader.comments.count("ping") >= 2
+    await until(lambda: reader.comments.count("ping") >= 2, timeout=HANG_SECONDS)
     assert reader.events.empty()  # nothing changed: no board frames, only comments
 
 
