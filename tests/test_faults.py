@@ -229,12 +229,13 @@ async def test_a_pass_that_outlasts_its_lease_keeps_it(
     await age_orders(sessions, 40)
     ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
     fake_mtn.statuses_held = asyncio.Event()
-    running = asyncio.create_task(reconcile_pass(ctx, lease_seconds=2))
+    # A lease of 4 s, renewed every third of it: a test process held up to 2.6 s (a busy machine) still keeps it.
+    running = asyncio.create_task(reconcile_pass(ctx, lease_seconds=4))
     try:
         await until(lambda: fake_mtn.status_calls == 1)
-        await asyncio.sleep(4.5)  # over two leases: renewed while the pass runs
+        await asyncio.sleep(9)  # over two leases: renewed while the pass runs
         # (had the lease run out, this pass would start and wait at MTN too, and time out here)
-        assert await asyncio.wait_for(reconcile_pass(ctx, lease_seconds=2), 3) == "another pass is running"
+        assert await asyncio.wait_for(reconcile_pass(ctx, lease_seconds=4), 3) == "another pass is running"
         assert fake_mtn.status_calls == 1
     finally:
         fake_mtn.statuses_held.set()

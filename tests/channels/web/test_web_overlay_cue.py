@@ -40,7 +40,7 @@ async def test_the_control_rooms_cue_reaches_an_open_overlays_stream_and_a_new_p
         cued = await client.post(f"/admin/control/overlay/{contest.id}",
                                  data={"csrf_token": token, "shown": "0", "layout": "corner"}, allow_redirects=False)
         assert cued.status == 303 and cued.headers["Location"] == "/admin/control#overlays"
-        hidden = await events.until(lambda event: event.board.get("overlay", {}).get("shown") is False, timeout=1.0)
+        hidden = await events.until(lambda event: event.board.get("overlay", {}).get("shown") is False, timeout=10)
         assert hidden.board["overlay"] == {"shown": False, "layout": "corner"}
         assert [c["votes"] for c in hidden.board["candidates"]][:1] == [2]  # the same board, with the cue
     finally:
