@@ -70,7 +70,7 @@ async def test_a_body_sent_too_slowly_is_answered_408_and_the_connection_closed(
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 "), answer
     assert json.loads(body)["error"]["code"] == "body_timeout"
-    assert LIMIT - 0.1 < took < LIMIT + 1
+    assert LIMIT - 0.1 < took < LIMIT + 5  # at the limit, not once the whole body came (8 s)
     assert await count_orders(sessions) == 0
 
 
@@ -128,13 +128,12 @@ async def test_the_live_board_stream_outlives_the_body_limit(quick: TestClient, 
     await make_contest(sessions, slug="gala")
     response = await quick.get("/api/v1/contests/gala/leaderboard/stream")
     assert response.status == 200
-    pings_after_the_limit = 0
-    loop = asyncio.get_running_loop()
-    until = loop.time() + LIMIT * 2
-    async with asyncio.timeout(LIMIT * 3):
-        while loop.time() < until:
+    # A ping each 0.2 s: the twelfth was sent 2.4 s after the stream began, well past the limit, however late the
+    # test reads it (a stream cut at the limit would have ended after five or six).
+    pings = 0
+    async with asyncio.timeout(30):
+        while pings < 12:
             line = await response.content.readline()
-            assert line, "the stream was cut"
-            pings_after_the_limit += line.startswith(b":") and loop.time() > until - LIMIT
+            assert line, f"the stream was cut after {pings} pings"
+            pings += line.startswith(b":")
     response.close()
-    assert pings_after_the_limit >= 2
