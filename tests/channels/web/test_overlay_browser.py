@@ -89,10 +89,12 @@ async def test_the_overlay_is_transparent_around_its_panels_and_moves_soon_after
     await confirmed_vote(sessions, show.contest, "02", 7)
     started = time.monotonic()  # from the count (the test's own writes on a loaded machine are not the board's)
     await refresh_contest(sessions, redis, show.contest.id)  # the board's frame published, as the relay does
-    await expect(page.locator("#overlay-rows li").first).to_have_attribute("data-code", "02", timeout=2_500)
-    await expect(second.locator(".votes")).to_have_text("8 votes", timeout=500)
+    # A draw a second at most (overlay.js's DRAW_EVERY_MS), and room for a busy machine's Chromium: far under the
+    # stream's 15 s heartbeat, which would bring the board even had the frame been lost.
+    await expect(page.locator("#overlay-rows li").first).to_have_attribute("data-code", "02", timeout=5_000)
+    await expect(second.locator(".votes")).to_have_text("8 votes", timeout=2_000)
     await expect(second.locator(".share")).to_have_text("72.7%")  # 8 of 11
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5
     assert not problems, problems
 
 
