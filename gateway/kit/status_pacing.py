@@ -49,6 +49,11 @@ class StatusPacer:
         self._spare = spare
         self._turns = PacedTurns(redis)
 
+    @property
+    def went_off_turn(self) -> int:
+        """Calls this pacer let leave off their turns, their process stalling turn after turn (`PacedTurns.wait`)."""
+        return sum(self._turns.went_off_turn.values())
+
     async def wait_turn(self, provider: PaymentProvider) -> None:
         """Return when a status call to `provider` fits under its cap (at once if it has none)."""
         if not provider.status_calls_per_second:
