@@ -21,10 +21,13 @@ log = logging.getLogger(__name__)
 # How many times a caller woken late takes a new turn before it goes anyway (a machine that stalls every turn).
 LATE_TURNS_RETAKEN = 3
 GONE_OFF_TURN = ("paced turns: calls on %s came late to %d turns in a row (the process is stalling) and went off"
-                 " their turns: %d since this was last said")
-REDIS_AWAY = "paced turns: Redis unavailable, pacing %s in this process only: %d calls since this was last said"
-# A warning of either kind is said at most this often for a schedule, with how many calls it stands for: a process
+                 " their turns (calls since this was last said: %d)")
+REDIS_AWAY = ("paced turns: Redis unavailable, pacing %s in this process only (asks of Redis that failed since this"
+              " was last said: %d)")
+REDIS_BACK = "paced turns: Redis answers again for %s (asks of Redis that failed since the last line: %d)"
+# A warning of either kind is said at most this often for a schedule, with how many it stands for: a process
 # stalling, or without Redis, for minutes would otherwise write a line a call, at the provider's cap (25 a second).
+# The calls that went off their turns are all in `went_off_turn`; an outage's last asks are told as Redis comes back.
 SAID_EVERY_SECONDS = 60.0
 
 # Reserve the next turn of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
@@ -60,6 +63,7 @@ class PacedTurns:
         self.went_off_turn: Counter[str] = Counter()  # calls by schedule that left off their turns, in this process
         self._unsaid: Counter[tuple[str, str]] = Counter()  # (warning, schedule) -> calls since it was last said
         self._said_at: dict[tuple[str, str], float] = {}
+        self._redis_away: set[str] = set()  # schedules whose last ask of Redis failed
 
     async def wait(self, schedule: str, per_second: float) -> float:
         """Return at the next turn of `schedule` at `per_second` calls a second; the seconds it waited.
@@ -96,6 +100,18 @@ class PacedTurns:
             log.warning(warning, schedule, *details, self._unsaid.pop(key))
             self._said_at[key] = now
 
+    def _redis_answered(self, schedule: str) -> None:
+        """After an outage, said once: with the asks that failed since its last line, and the next outage is said
+        at once."""
+        if schedule in self._redis_away:
+            self._redis_away.discard(schedule)
+            self._said_at.pop((REDIS_AWAY, schedule), None)
+            log.warning(REDIS_BACK, schedule, self._unsaid.pop((REDIS_AWAY, schedule), 0))
+
+    def _redis_failed(self, schedule: str) -> None:
+        self._redis_away.add(schedule)
+        self._say(REDIS_AWAY, schedule)
+
     async def wait_within_share(self, schedule: str, per_second: float, part: str, share: float) -> float:
         """`wait`, for a call of a kind (`part`) that may take at most `share` of `schedule`'s turns, whatever the
         window: it first takes a turn of its part's own schedule, at `share` of the rate, and only then one of the
@@ -131,9 +147,11 @@ class PacedTurns:
             asked = time.monotonic()
             try:
                 busy_ms = await self._take_spare(keys=[schedule], args=[max(1, round(spacing * 1000))])
-                return -float(busy_ms) / 1000, asked
             except RedisError:
-                self._say(REDIS_AWAY, schedule)
+                self._redis_failed(schedule)
+            else:
+                self._redis_answered(schedule)
+                return -float(busy_ms) / 1000, asked
         return self._local_spare(schedule, spacing)
 
     async def _reserved(self, schedule: str, spacing: float) -> tuple[float, float]:
@@ -143,9 +161,11 @@ class PacedTurns:
             asked = time.monotonic()
             try:
                 wait_ms = await self._reserve(keys=[schedule], args=[max(1, round(spacing * 1000))])
-                return float(wait_ms) / 1000, asked
             except RedisError:
-                self._say(REDIS_AWAY, schedule)
+                self._redis_failed(schedule)
+            else:
+                self._redis_answered(schedule)
+                return float(wait_ms) / 1000, asked
         return self._local_turn(schedule, spacing)
 
     def _local_turn(self, schedule: str, spacing: float) -> tuple[float, float]:

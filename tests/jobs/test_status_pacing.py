@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from assembly.settings import Settings
 from gateway.kit.paced_turns import LATE_TURNS_RETAKEN, PacedTurns
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace, spare_pace
 from tests.payments.capped_gateway import most_in_any_second
+from tests.servers import free_port
 
 
 @dataclass
@@ -115,12 +117,17 @@ async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay
     writer.close()
 
 
-@contextlib.asynccontextmanager
-async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
-    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by (the suite's
-    Redis asks no password)."""
+def link_url(redis_url: str, port: int) -> str:
+    """The URL of a link to the suite's Redis on `port` of loopback (the suite's Redis asks no password)."""
     target = urlsplit(redis_url)
     database = parse_qs(target.query).get("db", ["0"])[0] if target.scheme == "unix" else target.path.strip("/")
+    return f"redis://127.0.0.1:{port}/{database or 0}"
+
+
+@contextlib.asynccontextmanager
+async def slow_link(redis_url: str, delay: float, port: int = 0) -> AsyncIterator[str]:
+    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by."""
+    target = urlsplit(redis_url)
 
     async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = (  # the embedded Redis listens on a Unix socket, CI's on TCP
@@ -129,9 +136,9 @@ async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
         await asyncio.gather(pump(reader, upstream_writer, delay), pump(upstream_reader, writer, 0),
                              return_exceptions=True)
 
-    server = await asyncio.start_server(forward, "127.0.0.1", 0)
+    server = await asyncio.start_server(forward, "127.0.0.1", port)
     try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/{database or 0}"
+        yield link_url(redis_url, server.sockets[0].getsockname()[1])
     finally:
         server.close()
 
@@ -153,17 +160,25 @@ async def test_calls_late_to_every_turn_go_at_last_and_say_so_once_a_minute_with
     assert turns.went_off_turn["pace:slow-link-test"] == 3
     gone = [record.getMessage() for record in caplog.records if "went off their turns" in record.getMessage()]
     assert gone == [f"paced turns: calls on pace:slow-link-test came late to {LATE_TURNS_RETAKEN + 1} turns in a row "
-                    "(the process is stalling) and went off their turns: 1 since this was last said"], caplog.text
+                    "(the process is stalling) and went off their turns (calls since this was last said: 1)"], (
+        caplog.text)
 
 
-async def test_without_redis_a_process_says_it_paces_alone_once_a_minute_not_once_a_call(
-        caplog: pytest.LogCaptureFixture) -> None:
+async def test_pacing_without_redis_is_said_once_a_minute_and_its_end_once_with_the_asks_that_failed(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
-    gone = Redis.from_url("redis://127.0.0.1:1", socket_connect_timeout=0.2)
-    turns = PacedTurns(gone)
-    for _ in range(5):
-        await turns.wait("pace:no-redis-test", 1000)
-    await gone.aclose()
-    assert [record.getMessage() for record in caplog.records] == [
-        "paced turns: Redis unavailable, pacing pace:no-redis-test in this process only: 1 calls since this was last "
-        "said"]
+    port = free_port()
+    away = Redis.from_url(link_url(settings.redis_url or "", port), socket_connect_timeout=0.2)
+    turns = PacedTurns(away)
+    for _ in range(5):  # nothing listens on the link's port yet
+        await turns.wait("pace:no-redis-test", 100)
+    async with slow_link(settings.redis_url or "", 0, port=port):
+        await turns.wait("pace:no-redis-test", 100)
+        await away.aclose()
+    said = [record.getMessage() for record in caplog.records if record.name == "gateway.kit.paced_turns"]
+    assert said[0] == ("paced turns: Redis unavailable, pacing pace:no-redis-test in this process only (asks of Redis "
+                       "that failed since this was last said: 1)")
+    back = re.fullmatch(r"paced turns: Redis answers again for pace:no-redis-test \(asks of Redis that failed since "
+                        r"the last line: (\d+)\)", said[1])
+    assert len(said) == 2 and back is not None, said
+    assert int(back[1]) >= 4  # a wait or more each (a call woken late asks again)
