@@ -246,7 +246,8 @@ def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_t
 def test_processes_of_an_installation_offering_no_cards_do_not_load_stripes_library() -> None:
     """Stripe's library is loaded where cards are offered (its keys set), as the web process or worker builds its
     providers, and nowhere else: as the package's own import promises."""
-    assert imported_by("assembly.cli, assembly.web.app, assembly.worker.rq_worker, assembly.provider_list",
+    built = "payments.stripe.provider.build(payments.stripe.settings.StripeSettings(), None)"  # no keys: no cards
+    assert imported_by(f"assembly.cli, assembly.web.app, assembly.worker.rq_worker, payments.stripe.settings; {built}",
                        "name.split('.')[0] == 'stripe' or name == 'payments.stripe.checkout'") == "[]"
 
 

@@ -41,6 +41,7 @@ async def test_votes_due_while_the_machine_held_the_voters_up_go_out_late_not_ne
 
 
 async def test_a_benchmarks_open_loop_held_up_sends_the_votes_it_owes_at_once() -> None:
+    """The same for `bench.votes`' open loop: a benchmark's offered rate is the one it names."""
     cast_at: list[float] = []
 
     async def cast() -> None:

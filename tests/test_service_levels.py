@@ -107,7 +107,7 @@ async def test_a_vote_the_worker_counts_reaches_the_board_well_within_its_second
     async with sessions() as session:
         waited = await session.scalar(select(func.max(OutboxMessage.delivered_at - OutboxMessage.created_at)).where(
             OutboxMessage.topic == "vote.confirmed", OutboxMessage.payload["contest_id"].as_integer() == contest.id))
-    assert waited is not None and waited < timedelta(seconds=1)  # the board's second
+    assert waited is not None and waited < timedelta(seconds=0.8)  # a 1 s tick would be 0.9 s or more
 
 
 async def test_an_mtn_callback_times_its_way_to_the_tally_and_on_to_the_board(

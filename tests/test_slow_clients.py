@@ -49,7 +49,7 @@ async def dribble(client: TestClient, path: str, body: bytes, every: float) -> t
     sending = asyncio.create_task(trickle())
     answer = b""
     try:
-        async with asyncio.timeout(LIMIT + 3):
+        async with asyncio.timeout(LIMIT + 6):  # before the whole body (8 s) could have come
             # To the end: the server closes the connection. It may end in a reset rather than a FIN when a byte of
             # the dribble arrived after its last read (TCP resets a socket closed with data unread): what came
             # before the reset is the answer, as an HTTP client that read its Content-Length has it.

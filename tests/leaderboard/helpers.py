@@ -12,6 +12,9 @@ from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest
 from tests.factories import place
 
+# How long a frame a test expects may take on a machine with every core busy: far under the test streams' 30 s
+# heartbeat, which would otherwise bring a frame whose message was lost, and hide the loss.
+ARRIVAL = 10
 
 async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01", quantity: int = 1) -> None:
     order = await place(sessions, contest, code, quantity)

@@ -21,14 +21,10 @@ from leaderboard.cache import refresh_contest, touch
 from leaderboard.keys import LEADERBOARD_HUB
 from tests.factories import RULES_OFF, make_contest, place, tallies
 from tests.leaderboard.conftest import EventReader, MakeClient
-from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
+from tests.leaderboard.helpers import ARRIVAL, confirmed_vote, set_contest, vote_and_publish
 from tests.network import redis_relay
 from tests.servers import kill_redis_clients
 from tests.waiting import HANG_SECONDS, until
-
-# How long a frame the test expects may take on a machine with every core busy: far under the board's 30 s heartbeat,
-# which would otherwise bring a frame whose message was lost, and hide the loss.
-ARRIVAL = 10
 
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
 
