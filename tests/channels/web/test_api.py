@@ -200,9 +200,14 @@ async def test_responses_carry_a_request_id(client: TestClient) -> None:
     assert len((await client.get("/healthz")).headers["X-Request-Id"]) == 32
 
 
+# These tests' 31 to 64 votes must fall in one window of the per-minute limits: a second or two here, but a machine
+# with every core busy has taken over 10 s.
+WINDOW_NEEDED = 30
+
+
 async def test_vote_creation_is_limited_per_address(client: TestClient, sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
-    await inside_one_window()
+    await inside_one_window(needed_seconds=WINDOW_NEEDED)
     statuses = []
     for i in range(32):
         response = await client.post("/api/v1/contests/gala/votes", json={**VOTE, "msisdn": f"+23767000{i:04d}"})
@@ -229,7 +234,7 @@ async def test_forty_voters_behind_one_carrier_address_all_vote_within_a_minute(
     """Behind a mobile operator's address thousands of subscribers reach us: the per-address limit allows a crowd
     there, as the fraud rules do, while an ordinary address keeps one person's."""
     await make_contest(sessions, slug="gala")
-    await inside_one_window()
+    await inside_one_window(needed_seconds=WINDOW_NEEDED)
     crowd = [{**VOTE, "msisdn": f"+23769{i:07d}"} for i in range(40)]
     assert await votes_from(client, ORANGE_CAMEROUN, crowd) == [201] * 40
     assert await count_orders(sessions) == 40
@@ -241,7 +246,7 @@ async def test_an_address_the_service_learned_is_shared_gets_a_crowds_allowance(
     await make_contest(sessions, slug="gala")
     async with sessions.begin() as session:
         session.add(SharedAddress(address="198.51.100.9", numbers=45, paid_orders=60))
-    await inside_one_window()
+    await inside_one_window(needed_seconds=WINDOW_NEEDED)
     crowd = [{**VOTE, "msisdn": f"+23769{i:07d}"} for i in range(40)]
     assert await votes_from(client, "198.51.100.9", crowd) == [201] * 40
 
@@ -251,7 +256,7 @@ async def test_one_abuser_behind_a_carrier_address_keeps_one_persons_allowance(
     """The crowd's allowance is the address's: one payer number, or votes naming no number, still get a person's
     (the contest here sets no per-number limit of its own)."""
     await make_contest(sessions, slug="gala")
-    await inside_one_window()
+    await inside_one_window(needed_seconds=WINDOW_NEEDED)
     same_number = [{**VOTE, "quantity": 1}] * 31
     assert await votes_from(client, ORANGE_CAMEROUN, same_number) == [201] * 30 + [429]
     response = await client.post("/api/v1/contests/gala/votes", json=VOTE, headers={"X-Forwarded-For": ORANGE_CAMEROUN})
