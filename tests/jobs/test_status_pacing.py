@@ -7,9 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -18,8 +16,8 @@ from redis.exceptions import RedisError
 from assembly.settings import Settings
 from gateway.kit.paced_turns import LATE_TURNS_RETAKEN, PacedTurns
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace, spare_pace
+from tests.network import redis_relay
 from tests.payments.capped_gateway import most_in_any_second
-from tests.servers import free_port
 
 
 @dataclass
@@ -108,41 +106,6 @@ async def test_with_redis_hung_a_status_call_waits_for_redis_once_then_paces_alo
     await silent.wait_closed()
 
 
-async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    """Bytes from one side to the other, each read held `delay` seconds first."""
-    while data := await reader.read(65536):
-        await asyncio.sleep(delay)
-        writer.write(data)
-        await writer.drain()
-    writer.close()
-
-
-def link_url(redis_url: str, port: int) -> str:
-    """The URL of a link to the suite's Redis on `port` of loopback (the suite's Redis asks no password)."""
-    target = urlsplit(redis_url)
-    database = parse_qs(target.query).get("db", ["0"])[0] if target.scheme == "unix" else target.path.strip("/")
-    return f"redis://127.0.0.1:{port}/{database or 0}"
-
-
-@contextlib.asynccontextmanager
-async def slow_link(redis_url: str, delay: float, port: int = 0) -> AsyncIterator[str]:
-    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by."""
-    target = urlsplit(redis_url)
-
-    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = (  # the embedded Redis listens on a Unix socket, CI's on TCP
-            await asyncio.open_unix_connection(target.path) if target.scheme == "unix"
-            else await asyncio.open_connection(target.hostname, target.port))
-        await asyncio.gather(pump(reader, upstream_writer, delay), pump(upstream_reader, writer, 0),
-                             return_exceptions=True)
-
-    server = await asyncio.start_server(forward, "127.0.0.1", port)
-    try:
-        yield link_url(redis_url, server.sockets[0].getsockname()[1])
-    finally:
-        server.close()
-
-
 async def test_calls_late_to_every_turn_go_at_last_and_say_so_once_a_minute_with_how_many(
         redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     """Each answer takes 20 ms, more than half the 10 ms between turns: every turn is past before its call can know
@@ -150,13 +113,15 @@ async def test_calls_late_to_every_turn_go_at_last_and_say_so_once_a_minute_with
     operator then knows why the provider may have refused a burst), the others are counted into the next line rather
     than each writing one, at the provider's cap, for as long as the machine stalls."""
     caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
-    async with slow_link(settings.redis_url or "", 0.02) as url:
-        slow = Redis.from_url(url)
-        await slow.ping()  # the connection made before the turns are asked for
-        turns = PacedTurns(slow)
-        for _ in range(3):
-            await asyncio.wait_for(turns.wait("pace:slow-link-test", 100), timeout=30)
-        await slow.aclose()
+    link, url = await redis_relay(settings.redis_url or "")
+    link.answer_delay = 0.02  # a slow link
+    slow = Redis.from_url(url)
+    await slow.ping()  # the connection made before the turns are asked for
+    turns = PacedTurns(slow)
+    for _ in range(3):
+        await asyncio.wait_for(turns.wait("pace:slow-link-test", 100), timeout=30)
+    await slow.aclose()
+    await link.close()
     assert turns.went_off_turn["pace:slow-link-test"] == 3
     gone = [record.getMessage() for record in caplog.records if "went off their turns" in record.getMessage()]
     assert gone == [f"paced turns: calls on pace:slow-link-test came late to {LATE_TURNS_RETAKEN + 1} turns in a row "
@@ -167,14 +132,16 @@ async def test_calls_late_to_every_turn_go_at_last_and_say_so_once_a_minute_with
 async def test_pacing_without_redis_is_said_once_a_minute_and_its_end_once_with_the_asks_that_failed(
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
-    port = free_port()
-    away = Redis.from_url(link_url(settings.redis_url or "", port), socket_connect_timeout=0.2)
+    link, url = await redis_relay(settings.redis_url or "")
+    link.refusing = True  # Redis's host gone
+    away = Redis.from_url(url, socket_connect_timeout=0.2)
     turns = PacedTurns(away)
-    for _ in range(5):  # nothing listens on the link's port yet
+    for _ in range(5):
         await turns.wait("pace:no-redis-test", 100)
-    async with slow_link(settings.redis_url or "", 0, port=port):
-        await turns.wait("pace:no-redis-test", 100)
-        await away.aclose()
+    link.refusing = False
+    await turns.wait("pace:no-redis-test", 100)
+    await away.aclose()
+    await link.close()
     said = [record.getMessage() for record in caplog.records if record.name == "gateway.kit.paced_turns"]
     assert said[0] == ("paced turns: Redis unavailable, pacing pace:no-redis-test in this process only (asks of Redis "
                        "that failed since this was last said: 1)")
