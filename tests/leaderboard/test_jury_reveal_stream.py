@@ -13,7 +13,7 @@ from gateway.db.engine import Sessions
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.factories import RULES_OFF, make_contest
 from tests.leaderboard.conftest import MakeClient, open_stream
-from tests.leaderboard.helpers import vote_and_publish
+from tests.leaderboard.helpers import ARRIVAL, vote_and_publish
 
 OWNER = Actor(None, "owner@example.com", "owner")
 
@@ -36,7 +36,7 @@ async def test_viewers_get_the_revealed_board_at_once_with_no_new_vote(
                                      json={"confirm": True})
         assert revealed.status == 200, await revealed.text()
         frame = await reader.until(lambda event: event.event == "leaderboard"
-                                   and event.board["formula"]["jury_revealed"], timeout=10)
+                                   and event.board["formula"]["jury_revealed"], timeout=ARRIVAL)
         # Equal blends (all of the public's votes against all of the jury's points): more public votes first.
         assert [(c["code"], c["rank"], c["score_pct"]) for c in frame.board["candidates"]] == [
             ("01", 1, 50.0), ("02", 2, 50.0)]

@@ -17,6 +17,7 @@ from gateway.db.engine import Sessions
 from leaderboard.cache import refresh_contest
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.leaderboard.conftest import EventReader, MakeClient
+from tests.leaderboard.helpers import ARRIVAL
 from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
@@ -57,6 +58,6 @@ async def test_a_countdown_reaches_every_viewer_at_once(make_client: MakeClient,
                                headers=headers)
     assert closed.status == 200
     closes_at = datetime.fromisoformat((await closed.json())["closes_at"])
-    frame = await reader.until(lambda event: "lines_close_at" in event.board, timeout=10)
+    frame = await reader.until(lambda event: "lines_close_at" in event.board, timeout=ARRIVAL)
     assert datetime.fromisoformat(str(frame.board["lines_close_at"])) == closes_at.replace(microsecond=0)
     assert timedelta(seconds=55) < closes_at - datetime.now(UTC) <= timedelta(seconds=60)

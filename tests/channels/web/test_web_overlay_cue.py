@@ -12,7 +12,7 @@ from gateway.kit.overlay_cue import OverlayCue, read_cue
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import RULES_OFF, make_contest
 from tests.leaderboard.conftest import open_stream
-from tests.leaderboard.helpers import vote_and_publish
+from tests.leaderboard.helpers import ARRIVAL, vote_and_publish
 
 
 async def test_a_layout_that_is_not_one_is_a_clear_400(client: TestClient, sessions: Sessions) -> None:
@@ -40,7 +40,7 @@ async def test_the_control_rooms_cue_reaches_an_open_overlays_stream_and_a_new_p
         cued = await client.post(f"/admin/control/overlay/{contest.id}",
                                  data={"csrf_token": token, "shown": "0", "layout": "corner"}, allow_redirects=False)
         assert cued.status == 303 and cued.headers["Location"] == "/admin/control#overlays"
-        hidden = await events.until(lambda event: event.board.get("overlay", {}).get("shown") is False, timeout=10)
+        hidden = await events.until(lambda event: event.board.get("overlay", {}).get("shown") is False, timeout=ARRIVAL)
         assert hidden.board["overlay"] == {"shown": False, "layout": "corner"}
         assert [c["votes"] for c in hidden.board["candidates"]][:1] == [2]  # the same board, with the cue
     finally:
