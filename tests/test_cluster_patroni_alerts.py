@@ -90,13 +90,16 @@ async def test_patronis_figures_page_nothing_when_healthy_and_a_failover_when_th
         "patroni": [f"{node.address}:{node.rest_port}" for node in postgres.nodes],
         "etcd": [member.client_address for member in postgres.etcd]})
     lags = 'patroni:replication_lag:bytes{scope="ballot"}'
-    wait_for(lambda: len(query(prometheus, lags)) == 2, "both replicas' lag, from Patroni's figures")
+    etcd_leader = 'etcd_server_has_leader{job="etcd"}'
+    # Each job is scraped at an offset of its own: Patroni's figures may come in before etcd's first scrape.
+    wait_for(lambda: len(query(prometheus, lags)) == 2 and query(prometheus, etcd_leader) != [],
+             "both replicas' lag, from Patroni's figures, and etcd's")
     replicas = {r["metric"]["instance"] for r in query(prometheus, lags)}
     assert replicas == {f"{n.address}:{n.rest_port}" for n in postgres.nodes if n.name != now.leader.name}
     assert all(float(r["value"][1]) < 16 * 1024 * 1024 for r in query(prometheus, lags))
     assert [r["value"][1] for r in query(prometheus, 'sum by (scope) (patroni_sync_standby)')] == ["1"]
     assert [r["value"][1] for r in query(prometheus, "patroni:timeline:max")] == ["1"]
-    assert [r["value"][1] for r in query(prometheus, 'etcd_server_has_leader{job="etcd"}')] == ["1"]
+    assert [r["value"][1] for r in query(prometheus, etcd_leader)] == ["1"]
     assert query(prometheus, CLUSTER_ALERTS) == []
 
     kill_node_host(postgres, primary)
