@@ -55,7 +55,8 @@ from bench.harness import (
     record,
     running_stack,
 )
-from bench.votes import Load, open_loop
+from bench.open_loop import lateness_said, open_loop
+from bench.votes import Load
 
 WAIT_EVERY = 0.5
 START_UP_SECONDS = 300.0  # the demo contests' clips transcoded and their outbox delivered, before anything is measured
@@ -128,10 +129,11 @@ async def started_up(probe: Probe) -> None:
         await asyncio.sleep(1)
 
 
-async def offer(cast: Cast, rate: float, seconds: float) -> None:
+async def offer(cast: Cast, rate: float, seconds: float) -> float:
+    """The votes of an open loop; how late its latest went out (seconds)."""
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
-        await open_loop(rate, seconds, lambda: cast(http))
+        return await open_loop(rate, seconds, lambda: cast(http))
 
 
 @dataclass
@@ -155,6 +157,7 @@ class Phase:
     a: Reading
     accepted: int = 0
     offered_for: float = 0.0
+    behind: float = 0.0  # how late the open loop's latest vote went out (seconds)
     errors: dict[str, int] = field(default_factory=dict)
     settle: float | None = None  # seconds from the load's end until every vote was decided
     took: float = 0.0  # seconds from A to B
@@ -202,7 +205,7 @@ async def measure(probe: Probe, channel: str, rate: float, seconds: float, warmu
     phase = Phase(channel, load.placed, (sum(a.cpu.values()) - sum(quiet_from.values())) /
                   (time.monotonic() - quiet_at), stats_a, a)
     errors_before, started = dict(load.errors), time.monotonic()
-    await offer(cast, rate, seconds)
+    phase.behind = await offer(cast, rate, seconds)
     phase.offered_for, phase.accepted = time.monotonic() - started, load.placed - phase.warm
     phase.errors = {k: v - errors_before.get(k, 0) for k, v in load.errors.items() if v > errors_before.get(k, 0)}
     phase.settle = await probe.settled(channel, a.decided, phase.accepted, timeout=60 + seconds)
@@ -224,7 +227,8 @@ def figures_of(phase: Phase, rate: float, seconds: float) -> dict[str, str]:
     return {
         f"{channel}: votes": (
             f"{rate:g}/s offered for {seconds:g} s, {phase.accepted} taken (the last answered "
-            f"{phase.offered_for:.1f} s after the first was sent; {phase.warm} before, in the warm-up), {counted} "
+            f"{phase.offered_for:.1f} s after the first was sent; sent late {lateness_said(phase.behind)}; "
+            f"{phase.warm} before, in the warm-up), {counted} "
             f"counted ({b.decided - a.decided - counted} decided otherwise), {settled}; errors: {errors}; processes "
             f"replaced by `gateway run` as frozen: {replaced_line(a.counts, c.counts)}"),
         f"{channel}: CPU per counted vote, ms": (

@@ -21,7 +21,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,6 @@ import aiohttp
 import asyncpg
 import httpx
 
-from assembly.operations.rehearsal.load import on_schedule
 from bench import plans, statements
 from bench.harness import (
     PENDING_ORDERS,
@@ -45,6 +44,7 @@ from bench.harness import (
     record,
     running_stack,
 )
+from bench.open_loop import lateness_said, open_loop
 from bench.vote_providers import PROVIDERS, PaidBy, callbacks_counted, next_payer
 
 # The tables of CEILING_SCRIPT, in a database of their own.
@@ -68,6 +68,7 @@ class Load:
     cpu: str = ""  # CPU per confirmed vote, by process kind
     machine: str = ""  # the load average and the CPU other work took meanwhile
     written: str = ""  # PostgreSQL's transactions, WAL flushes and WAL bytes per vote
+    behind: float | None = None  # an open loop's: how late its latest vote went out (seconds)
 
 
 async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
@@ -75,23 +76,6 @@ async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, number
     """Closed loop: the next vote as soon as the last is answered (finds the most the stack takes)."""
     while time.time() < deadline:
         await cast_vote(client, paid_by, url, numbers, load)
-
-
-async def paced_votes(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
-                      deadline: float, load: Load, rate: float) -> None:
-    await open_loop(rate, deadline - time.time(), lambda: cast_vote(client, paid_by, url, numbers, load))
-
-
-async def open_loop(rate: float, seconds: float, cast: Callable[[], Coroutine[object, object, None]]) -> None:
-    """Open loop: votes arrive at `rate` per second whatever the answers' pace, as real voters do;
-    below the stack's capacity, latencies are the path's own, not time spent queueing. For `seconds` by the
-    schedule: a vote due while this process was held up goes out late (`on_schedule`)."""
-    pending: set[asyncio.Task[None]] = set()
-    async for _late in on_schedule(rate, seconds):
-        task = asyncio.create_task(cast())
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
 
 
 async def cast_vote(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
@@ -150,7 +134,8 @@ async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate
         if rate is None:
             await asyncio.gather(*(voter(client, paid_by, url, numbers, deadline, load) for _ in range(voters)))
         else:
-            await paced_votes(client, paid_by, url, numbers, deadline, load, rate)
+            load.behind = await open_loop(rate, deadline - time.time(),
+                                          lambda: cast_vote(client, paid_by, url, numbers, load))
         await wait_settled(stack, load.placed, timeout=60)
         watcher.cancel()
     cpu_after = read_cpu()
@@ -257,6 +242,8 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
         "PostgreSQL's writing per vote placed": load.written,
         "machine meanwhile": load.machine,
     }
+    if load.behind is not None:
+        figures["votes sent late against the open loop's schedule"] = lateness_said(load.behind)
     return {**figures, "_rate": str(rate)}
 
 

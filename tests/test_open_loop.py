@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from assembly.operations.rehearsal.load import Told, Traffic, Voter, offer
 from assembly.operations.rehearsal.run import Plan, describe
-from bench.votes import open_loop
+from bench.open_loop import lateness_said, open_loop
 from tests.waiting import HANG_SECONDS, until
 
 
@@ -50,6 +50,8 @@ async def test_a_benchmarks_open_loop_held_up_sends_the_votes_it_owes_at_once() 
     looping = asyncio.create_task(open_loop(3, 1.9, cast))
     await until(lambda: bool(cast_at), timeout=HANG_SECONDS)
     time.sleep(2.0)  # held past the run's end: the five votes due meanwhile are owed
-    await looping
+    behind = await looping
     assert len(cast_at) == 6
+    assert behind > 0.3  # and the benchmark says how late they went
+    assert lateness_said(behind).startswith(f"up to {behind:.2f} s (this process was held up")
     assert cast_at[-1] - cast_at[1] < 1.0  # together, once the process could run again

@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 import aiohttp
+
+from assembly.operations.rehearsal.schedule import on_schedule
 
 USSD_ROUTE = "/ussd/africastalking"
 SMS_ROUTE = "/sms/africastalking/inbound"
@@ -173,21 +174,6 @@ async def cast(http: aiohttp.ClientSession, voter: Voter, channel: str, number: 
     except (aiohttp.ClientError, TimeoutError) as exc:
         told, said = Told.NO_ANSWER, gave_up(exc)
     traffic.votes.append(Vote(channel, msisdn(number), told, said))
-
-
-async def on_schedule(rate: float, seconds: float) -> AsyncGenerator[float, None]:
-    """Each moment a vote is due, `rate` a second for `seconds`, as how late it is (seconds). The schedule, not the
-    machine's pace, says how many: a vote whose time came while this process was held up is yielded late, never not
-    at all, or a busy machine would offer fewer votes than its plan, and its figures would be of a smaller load than
-    the one they name (and hide the overload a late burst shows)."""
-    started = time.monotonic()
-    # Counted, not compared against `seconds` vote by vote: 3 a second for 1.9 s is 6, and a rate that is not quite
-    # a float's 0.3 (0.30000000000000004) still offers 18 votes in 60 s, not 19.
-    for due in range(math.ceil(rate * seconds - 1e-9)):
-        at = started + due / rate
-        if (wait := at - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
-        yield max(0.0, time.monotonic() - at)  # read after the sleep: a process held up in it is late too
 
 
 async def offer(voter: Voter, rate: float, seconds: float, first_number: int, traffic: Traffic) -> int:

@@ -22,6 +22,7 @@ from assembly.cpu.processes import Address, address_of
 from assembly.operations.rehearsal import outcomes, readings, verdict
 from assembly.operations.rehearsal.cpu import cpu_lines, read_cpu
 from assembly.operations.rehearsal.load import Told, Traffic, Vote, Voter, offer, view
+from assembly.operations.rehearsal.schedule import LATE_SENDING_SECONDS
 from gateway.db.engine import Sessions
 
 MARGIN = 1.5  # a rehearsal offers 150% of the expected peak
@@ -30,7 +31,6 @@ MARGIN = 1.5  # a rehearsal offers 150% of the expected peak
 SETTLE_SECONDS = 60.0
 SETTLE_SHARE = 0.5
 FRAME_GRACE_SECONDS = 2.0  # viewers stay this long after the last count, for the frames that show it
-LATE_SENDING_SECONDS = 0.1  # a voter this late against its schedule is named: the rate offered came in bursts
 
 
 @dataclass(frozen=True)
