@@ -5,7 +5,7 @@ request made through the providers' client (httpx over aiohttp: the request-to-p
 later is a tenth of one, MTN's cap being 10 a second), and seven SQL statements on a pooled connection: the
 placement's three in one BEGIN/COMMIT (the contest's read under the payer's lock, the fraud counters, the order's
 insert), the start's record, the callback's load of its order and the counting statement, all six run by asyncpg
-itself (`gateway/db/driver_statements.py`), and the relay's pass through SQLAlchemy (its read of the outbox and its
+itself (`gateway/db/driver_statements.py`), and the relay's pass, by asyncpg too (its read of the outbox and its
 mark, in one BEGIN/COMMIT; under load shared by the votes of a pass). This measures each of
 those on the same machine, each side's CPU from `/proc` (a server in its own process; PostgreSQL's backends too,
 each statement's round trip with next to no work in it), so that `bench.votes`'s CPU per vote can be set beside
@@ -41,14 +41,14 @@ from gateway.db.engine import async_url
 
 BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
 # A lone vote's statements besides the placement's three in a transaction: run by asyncpg (the start's record, the
-# callback's load of its order, the counting statement), and the relay's two through SQLAlchemy in BEGIN/COMMIT (one
-# measured as "the same in BEGIN/COMMIT", the other as a statement).
+# callback's load of its order, the counting statement), and the relay's two by asyncpg in BEGIN/COMMIT.
 DRIVER_STATEMENTS_ALONE = 3
 CORE_IN_TRANSACTION = "the same in BEGIN/COMMIT"
 CORE_STATEMENT = "SQLAlchemy Core statement, pooled connection"
 DRIVER_STATEMENT = "the same, asyncpg under SQLAlchemy's pool"
 CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/core/money_in/start_queue.py)
 THREE_IN_TRANSACTION = "three asyncpg statements in BEGIN/COMMIT (5 round trips)"
+TWO_IN_TRANSACTION = "two asyncpg statements in BEGIN/COMMIT (4 round trips)"
 PROVIDERS_CLIENT = f"providers' client (httpx over aiohttp), {CONCURRENCY} at once"
 
 
@@ -147,19 +147,22 @@ async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float
         async with engine.connect() as connection:
             await (await driver(connection)).fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
 
-    async def three_in_transaction() -> None:  # a placement's shape: three statements between BEGIN and COMMIT
-        async with engine.connect() as connection:
-            raw = await driver(connection)
-            async with raw.transaction():
-                for _ in range(3):
-                    await raw.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
+    def in_driver_transaction(statements: int) -> Callable[[], Awaitable[None]]:
+        async def one() -> None:  # a placement's shape (three statements), a relay pass's (two)
+            async with engine.connect() as connection:
+                raw = await driver(connection)
+                async with raw.transaction():
+                    for _ in range(statements):
+                        await raw.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
+        return one
 
     figures: dict[str, tuple[float, float | None]] = {}
     try:
         for label, one in ((CORE_STATEMENT, pooled_statement),
                            (CORE_IN_TRANSACTION, in_transaction),
                            (DRIVER_STATEMENT, raw_asyncpg),
-                           (THREE_IN_TRANSACTION, three_in_transaction)):
+                           (THREE_IN_TRANSACTION, in_driver_transaction(3)),
+                           (TWO_IN_TRANSACTION, in_driver_transaction(2))):
             await in_parallel(requests // 10, CONCURRENCY, one)
             server_before = await backends_cpu(engine)
             client = await in_parallel(requests, CONCURRENCY, one)
@@ -191,7 +194,7 @@ def main() -> None:
         sql = uvloop.run(sql_figures(urls.database_url, args.requests))
     floor = (2 * http["aiohttp server"] + http[PROVIDERS_CLIENT] + sql[THREE_IN_TRANSACTION][0]
              + DRIVER_STATEMENTS_ALONE * sql[DRIVER_STATEMENT][0]
-             + sql[CORE_IN_TRANSACTION][0] + sql[CORE_STATEMENT][0])
+             + sql[TWO_IN_TRANSACTION][0])
     figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
     figures |= {f"{label}, CPU, ms": f"client {client:.3f}, PostgreSQL "
                 + ("not on this machine" if server is None else f"{server:.3f}")
@@ -199,7 +202,7 @@ def main() -> None:
     figures["floor of a confirmed vote in the web process"] = (
         f"{floor:.2f} ms (2 aiohttp requests served, 1 request through the providers' client at {CONCURRENCY} "
         f"at once, 3 asyncpg statements in BEGIN/COMMIT, {DRIVER_STATEMENTS_ALONE} asyncpg statements alone, "
-        "2 through SQLAlchemy Core in BEGIN/COMMIT; none of our logic, no Redis, no SSE)")
+        "2 asyncpg statements in BEGIN/COMMIT; none of our logic, no Redis, no SSE)")
     record("floor", print_report("floor: the libraries' own cost for one vote's exchanges", figures))
 
 

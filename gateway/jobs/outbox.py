@@ -24,7 +24,8 @@ from typing import Any
 
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import BigInteger, DateTime, Integer, Select, String, all_, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.core.worker_passes import enqueue_pass
 from gateway.db.driver_statements import DriverStatement, driver_transaction
@@ -113,20 +114,16 @@ async def relay_local(sessions: Sessions, local: Mapping[str, BatchHandler], *, 
     (at least once: `local`'s handlers are idempotent)."""
     if not local:
         return 0
-    async with sessions.begin() as session:
-        rows = (await session.execute(
-            _unhandled(limit).add_columns(OutboxMessage.payload, OutboxMessage.created_at)
-            .where(OutboxMessage.topic.in_(list(local)))
-        )).all()
+    async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+        rows = await LOCAL_ROWS.fetch(connection, {"relay_topics": list(local), "relay_limit": limit})
         if not rows:
             return 0
-        for topic in sorted({row.topic for row in rows}):
-            await local[topic]([row.payload for row in rows if row.topic == topic])
+        for topic in sorted({row["topic"] for row in rows}):
+            await local[topic]([row["payload"] for row in rows if row["topic"] == topic])
             if handled is not None:
-                handled(topic, [row.created_at for row in rows if row.topic == topic])
-        now = datetime.now(UTC)
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows]))
-                              .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))
+                handled(topic, [row["created_at"] for row in rows if row["topic"] == topic])
+        await MARK_DELIVERED.fetch(connection, {"relay_ids": [row["id"] for row in rows],
+                                                "relay_now": datetime.now(UTC)})
     return len(rows)
 
 
@@ -134,23 +131,42 @@ async def relay_queued(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
                        skip: Collection[str] = (), limit: int = 500) -> int:
     """Hand every row whose topic is not in `skip` to RQ (`enqueue`: `enqueue_deliveries`), marked enqueued in the
     same transaction; returns how many rows."""
-    query = _unhandled(limit)
-    if skip:
-        query = query.where(OutboxMessage.topic.not_in(list(skip)))
-    async with sessions.begin() as session:
-        ids = [row.id for row in (await session.execute(query)).all()]
+    async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+        ids = [row["id"] for row in await QUEUED_ROWS.fetch(connection, {"relay_skip": list(skip),
+                                                                         "relay_limit": limit})]
         if not ids:
             return 0
         await enqueue(ids)
-        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                              .values(enqueued_at=datetime.now(UTC)))
+        await MARK_ENQUEUED.fetch(connection, {"relay_ids": ids, "relay_now": datetime.now(UTC)})
     return len(ids)
 
 
-def _unhandled(limit: int) -> Select[int, str]:
+# A relay's passes run by the driver (gateway/db/driver_statements.py): a web process makes one every 0.1 s while
+# votes come in, and two a second with none, and the ORM's execution of a built statement cost it more than the
+# statements themselves (~1.2 ms of CPU a pass with no row, 2-2.4 ms with ten; bench/RESULTS.md).
+OUTBOX = OutboxMessage.__table__.c
+RELAY_IDS = bindparam("relay_ids", type_=ARRAY(BigInteger))
+RELAY_NOW = bindparam("relay_now", type_=DateTime(timezone=True))
+
+
+def _unhandled() -> Select[int, str]:
     """The oldest rows not yet handed on, locked; those another relay has locked are left to it."""
-    return (select(OutboxMessage.id, OutboxMessage.topic).where(OutboxMessage.enqueued_at.is_(None))
-            .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
+    return (select(OUTBOX.id, OUTBOX.topic).where(OUTBOX.enqueued_at.is_(None))
+            .order_by(OUTBOX.id).limit(bindparam("relay_limit", type_=Integer)).with_for_update(skip_locked=True))
+
+
+LOCAL_ROWS = DriverStatement(
+    _unhandled().add_columns(OUTBOX.payload, OUTBOX.created_at)
+    .where(OUTBOX.topic == any_(bindparam("relay_topics", type_=ARRAY(String)))), ("relay_topics", "relay_limit"))
+QUEUED_ROWS = DriverStatement(
+    _unhandled().where(OUTBOX.topic != all_(bindparam("relay_skip", type_=ARRAY(String)))),
+    ("relay_skip", "relay_limit"))
+MARK_DELIVERED = DriverStatement(
+    update(OutboxMessage.__table__).where(OUTBOX.id == any_(RELAY_IDS))
+    .values(enqueued_at=RELAY_NOW, delivered_at=RELAY_NOW, attempts=OUTBOX.attempts + 1), ("relay_ids", "relay_now"))
+MARK_ENQUEUED = DriverStatement(
+    update(OutboxMessage.__table__).where(OUTBOX.id == any_(RELAY_IDS)).values(enqueued_at=RELAY_NOW),
+    ("relay_ids", "relay_now"))
 
 
 async def relay_lost(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], *,
