@@ -141,9 +141,9 @@ async def relay_queued(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
     return len(ids)
 
 
-# A relay's passes run by the driver (gateway/db/driver_statements.py): a web process makes one every 0.1 s while
-# votes come in, and two a second with none, and the ORM's execution of a built statement cost it more than the
-# statements themselves (~1.2 ms of CPU a pass with no row, 2-2.4 ms with ten; bench/RESULTS.md).
+# A relay's passes run by the driver (gateway/db/driver_statements.py): a web process's board lane makes one every
+# 0.1 s while votes come in, and each lane two a second with none; through the ORM a pass cost more than its
+# statements (~1.2 ms of CPU with no row, 2-2.4 ms with ten, against 0.45-0.75 so: bench/RESULTS.md).
 OUTBOX = OutboxMessage.__table__.c
 RELAY_IDS = bindparam("relay_ids", type_=ARRAY(BigInteger))
 RELAY_NOW = bindparam("relay_now", type_=DateTime(timezone=True))
