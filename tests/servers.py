@@ -54,6 +54,19 @@ def kernels_own_ports() -> range:
     return range(int(low), int(high) + 1)
 
 HANDED_OUT: deque[int] = deque(maxlen=64)  # the ports `free_port` gave this process last
+# Ports a machine's own servers listen on by default, never handed out even while free: a test's server there could be
+# taken for the machine's, and the suite's guards refuse them (bench/cluster/redis_group.py: no Redis on 6379 or 26379).
+# Those below the kernel's own range fall in a test process's share: Redis Sentinel, RabbitMQ's nodes, MongoDB.
+DEFAULT_PORTS = frozenset({6379, 26379, 25672, 27017, 27018, 27019, 5432, 3306, 5672, 1883, 4222})
+
+
+def ports_of(worker: str) -> list[int]:
+    """The ports a pytest-xdist process may hand out (`free_port`). Below the kernel's range each process has its
+    own share, so two never pick the same port at once; the machine's servers' default ports are left out."""
+    lowest, highest = 20000, min(kernels_own_ports().start, 32768)
+    share = (highest - lowest) // len(TEST_REDIS_DBS)
+    start = lowest + int(worker.removeprefix("gw")) * share
+    return [port for port in range(start, start + share) if port not in DEFAULT_PORTS]
 
 
 def free_port(worker: str | None = None) -> int:
@@ -61,14 +74,11 @@ def free_port(worker: str | None = None) -> int:
 
     Never one of the kernel's own: between this look and the server's start, the kernel could give that port to an
     outgoing connection (to PostgreSQL, Redis, a browser's), and the server would fail to start ("address already in
-    use"), its app's startup done and never cleaned up. Below the kernel's range each pytest-xdist process has its own
-    share, so two never pick the same port at once; nor does one process twice in a row, for a test that asks for
-    several ports before it starts anything on them (a port handed out lately is not handed out again)."""
-    worker = worker if worker is not None else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    lowest, highest = 20000, min(kernels_own_ports().start, 32768)
-    share = (highest - lowest) // len(TEST_REDIS_DBS)
-    start = lowest + int(worker.removeprefix("gw")) * share
-    for port in random.sample(range(start, start + share), 200):
+    use"), its app's startup done and never cleaned up. Each process picks in its share (`ports_of`), and not twice in
+    a row, for a test that asks for several ports before it starts anything on them (a port handed out lately is not
+    handed out again)."""
+    ports = ports_of(worker if worker is not None else os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
+    for port in random.sample(ports, 200):
         if port in HANDED_OUT:
             continue
         with socket.socket() as sock:
@@ -78,7 +88,7 @@ def free_port(worker: str | None = None) -> int:
                 continue
             HANDED_OUT.append(port)
             return port
-    raise RuntimeError(f"no free port among 200 tried in {start}-{start + share - 1}")
+    raise RuntimeError(f"no free port among 200 tried in {ports[0]}-{ports[-1]}")
 
 
 def new_connection_answered(port: int, path: str = "/healthz", host: str = "test") -> bool:

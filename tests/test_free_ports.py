@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from tests.servers import TEST_REDIS_DBS, free_port, kernels_own_ports
+from tests.servers import TEST_REDIS_DBS, free_port, kernels_own_ports, ports_of
 
 
 def test_a_free_port_is_none_the_kernel_could_give_a_connection_meanwhile() -> None:
@@ -28,3 +28,12 @@ def test_a_port_something_listens_on_is_not_offered() -> None:
         listening.listen()
         taken = listening.getsockname()[1]
         assert taken not in {free_port() for _ in range(300)}
+
+
+def test_no_process_is_handed_a_port_the_machines_own_servers_listen_on_by_default() -> None:
+    """Redis Sentinel's 26379 fell in a process's share, and a fail-over test's Redis group, handed it, refused to
+    start there."""
+    for number in range(len(TEST_REDIS_DBS)):
+        offered = set(ports_of(f"gw{number}"))
+        assert not offered & {6379, 26379, 5432, 25672, 27017}
+        assert len(offered) > 1000  # still a share to pick from
