@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from assembly.settings import Settings
-from gateway.kit.paced_turns import LATE_TURNS_RETAKEN, PacedTurns
+from gateway.kit.paced_turns import LATE_TURNS_RETAKEN, TAKE_SPARE_TURN, PacedTurns
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace, spare_pace
 from tests.network import redis_relay
 from tests.payments.capped_gateway import most_in_any_second
+
+TAKE_SPARE_SHA = hashlib.sha1(TAKE_SPARE_TURN.encode()).hexdigest()
 
 
 @dataclass
@@ -54,6 +58,40 @@ async def test_verifications_take_only_the_turns_pending_orders_checks_leave(red
     verified = await verifying
     assert sum(1 for at in verified if at < max(checked)) <= 2  # the turn free as they came, a stalled one at most
     assert most_in_any_second(checked + verified) <= 10
+
+
+class CountedRedis(Redis):
+    """A process's Redis client that counts its asks to take a spare turn."""
+
+    spare_looks = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[:2] == ("EVALSHA", TAKE_SPARE_SHA):
+            self.spare_looks += 1
+        return await super().execute_command(*args, **options)
+
+
+async def test_verifications_in_two_processes_find_their_spare_turns_in_a_look_or_two_and_keep_the_pace(
+        settings: Settings) -> None:
+    """Four verifications at once in each of two processes, on a free schedule: each turn costs Redis a look or two,
+    not one per waiting call, and the calls keep up with the turns they are allowed."""
+    processes = [CountedRedis.from_url(settings.redis_url or "") for _ in range(2)]
+    await processes[0].delete("pace:status:mtn", "pace:status:mtn:spare")
+    pacers = [PacedTurns(client) for client in processes]
+    turns_taken: list[float] = []
+
+    async def verifying(pacer: PacedTurns) -> None:
+        while len(turns_taken) < 60:
+            await pacer.wait_for_spare("pace:status:mtn", 20, patience=20)
+            turns_taken.append(time.monotonic())
+
+    await asyncio.gather(*(verifying(pacers[n % 2]) for n in range(8)))
+    looks = sum(client.spare_looks for client in processes)
+    for client in processes:
+        await client.aclose()
+    # Each process's one looking call and the other's, racing for the turn as it frees; eight looks a turn before.
+    assert looks / len(turns_taken) <= 4
+    assert most_in_any_second(turns_taken) <= 20
 
 
 async def test_a_call_that_can_wait_queues_after_its_patience_rather_than_wait_for_ever() -> None:
