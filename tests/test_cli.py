@@ -243,6 +243,17 @@ def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_t
                        "name.split('.')[0] == 'aiogram' or name.startswith('phonenumbers.carrier')") == "[]"
 
 
+def test_processes_that_never_text_start_without_africas_talkings_sdk_and_requests() -> None:
+    """The SDK and `requests` under it are tens of milliseconds of CPU at every start: the CLI, the supervisor and
+    a web process go without them; a process loads them as it makes its messaging, to text."""
+    assert imported_by("assembly.cli, assembly.machine.supervisor, assembly.web.app",
+                       "name.split('.')[0] in ('africastalking', 'requests')") == "[]"
+    texting = ("channels.phone.at_messaging.AtMessaging(channels.phone.at_account.AtAccount("
+               "'sandbox', 'key', 'http://127.0.0.1:9', None, frozenset()))")
+    assert imported_by(f"channels.phone.at_account, channels.phone.at_messaging; {texting}",
+                       "name in ('africastalking.SMS', 'requests')") == "['africastalking.SMS', 'requests']"
+
+
 def test_processes_of_an_installation_offering_no_cards_do_not_load_stripes_library() -> None:
     """Stripe's library is loaded where cards are offered (its keys set), as the web process or worker builds its
     providers, and nowhere else: as the package's own import promises."""

@@ -1,12 +1,11 @@
 """Texting a phone through Africa's Talking's SDK, for both phone channels (SMS's replies and receipts, USSD's
 receipts). The SDK is synchronous: each call runs in a thread. Network errors and AT's errors are retried with
-back-off, then raised (`SEND_ERRORS`): a channel keeps a row per message before it sends, so a job that runs twice
-texts once and one that failed texts on its next run.
+back-off, then raised (the messaging's `send_errors`): a channel keeps a row per message before it sends, so a job
+that runs twice texts once and one that failed texts on its next run.
 
-The SDK posts each message with `requests.post`: a new session and a new connection for every text, which against
-AT's hosts is a TCP and a TLS handshake (two or three round trips to AT, ~1-3 ms of CPU) before the message, inside
-a worker that answers one SMS at a time. `KeptSMSService` sends through one `requests.Session` an `AtMessaging`
-keeps, whose connection stays open between texts (on loopback, without TLS, 0.5 ms of CPU a text less)."""
+The SDK and `requests` are loaded when an `AtMessaging` is made (`channels.phone.at_sdk`), not with this module: the
+web processes import it with their channels and never text.
+"""
 
 from __future__ import annotations
 
@@ -17,66 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from africastalking.Service import DEFAULT_TIMEOUT_S, AfricasTalkingException
-from africastalking.SMS import SMSService
-
-from channels.phone.settings import AtMessagingSettings
+from channels.phone.at_account import AtAccount
 
 RETRY_DELAYS: tuple[float, ...] = (1.0, 3.0, 9.0)
 ACCEPTED_CODES = frozenset({100, 101, 102})  # Processed, Sent, Queued (AT's per-recipient statusCode)
 TIMEOUT = (3.05, 9.05)  # the SDK's default, said out loud
-SEND_ERRORS = (requests.RequestException, AfricasTalkingException)
-
-
-@dataclass(frozen=True)
-class AtAccount:
-    username: str
-    api_key: str
-    base_url: str | None  # the local fake of AT's API (development); None: the SDK's own hosts
-    sender_id: str | None
-    premium_short_codes: frozenset[str]
-
-
-def at_account(settings: AtMessagingSettings) -> AtAccount | None:
-    """Real credentials, else the local fake in development, else None (messages stay `unsent`)."""
-    premium = frozenset(code.strip() for code in settings.at_premium_short_codes.split(",") if code.strip())
-    if settings.at_username and settings.at_api_key:
-        return AtAccount(settings.at_username, settings.at_api_key.get_secret_value(), None, settings.at_sender_id,
-                         premium)
-    if settings.at_fake_url and not settings.is_production:
-        return AtAccount("sandbox", "fake-at-api-key", settings.at_fake_url.rstrip("/"), None, premium)
-    return None
-
-
-class KeptSMSService(SMSService):  # type: ignore[misc]  # the SDK is untyped
-    """AT's SMS service posting on `http`, a session whose connection is kept between texts. Everything but the
-    POST itself (the form, the headers, reading the answer) is the SDK's."""
-
-    def __init__(self, username: str, api_key: str, http: requests.Session) -> None:
-        super().__init__(username, api_key)
-        self.http = http
-
-    def _make_request(self, url: str, method: str, headers: dict[str, str], data: Any, params: Any,
-                      callback: Any = None, timeout: Any = DEFAULT_TIMEOUT_S) -> Any:
-        if callback is not None or method.upper() != "POST":
-            return super()._make_request(url, method, headers, data, params, callback, timeout)
-        res = self.http.post(url=url, headers=headers, params=params, data=data, timeout=timeout)
-        if not 200 <= res.status_code < 300:
-            raise AfricasTalkingException(res.text)
-        # As the SDK reads an answer: JSON only under exactly `application/json` (see `recipient`).
-        return res.json() if res.headers.get("content-type") == "application/json" else res.text
-
-
-def sms_service(account: AtAccount, http: requests.Session | None = None) -> SMSService:
-    """The SDK's SMS service, on `http`'s kept connection when given one."""
-    service = (KeptSMSService(account.username, account.api_key, http) if http is not None
-               else SMSService(account.username, account.api_key))
-    if account.base_url is not None:
-        # The SDK picks its host from the username and offers no setting for another one (protocols.md §2);
-        # its URLs are built from these two attributes, so development points them at the local fake.
-        service._baseUrl = service._contentUrl = f"{account.base_url}/version1"
-    return service
 
 
 @dataclass(frozen=True)
@@ -103,9 +47,12 @@ class AtMessaging:
     """One account's texting, on a connection kept between texts; `retry_delays` may be shortened (tests)."""
 
     def __init__(self, account: AtAccount, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+        from channels.phone import at_sdk  # here, not above: the module's importers need not text (its docstring)
+
         self.account = account
-        self.http = requests.Session()
-        self.service = sms_service(account, self.http)
+        self.send_errors = at_sdk.SEND_ERRORS  # what `send` raises once its retries are spent
+        self.http = at_sdk.kept_session()
+        self.service = at_sdk.sms_service(account, self.http)
         self.retry_delays = tuple(retry_delays)
         # Its sockets closed when it goes, whoever made it (a job's context closes it sooner: `close`).
         self._closing = weakref.finalize(self, self.http.close)
@@ -120,7 +67,7 @@ class AtMessaging:
             try:
                 at_id, code, status = recipient(await asyncio.to_thread(self._request, msisdn, text, route))
                 return AtAnswer(at_id, code in ACCEPTED_CODES, status)
-            except SEND_ERRORS:
+            except self.send_errors:
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 
-from channels.phone.at_messaging import DIRECT, SEND_ERRORS, AtMessaging, Route
+from channels.phone.at_messaging import DIRECT, AtMessaging, Route
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 
@@ -79,7 +79,7 @@ class TextRows:
             return
         try:
             answer = await messaging.send(msisdn, text, route)
-        except SEND_ERRORS as exc:
+        except messaging.send_errors as exc:
             log.warning("%s %s not sent after retries: %r", self.table, row, exc)
             await self.note_sent(sessions, row, None, "unsent", type(exc).__name__)
             raise

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from channels.sms import store
 from channels.sms.forms import InvalidForm, parse_inbound
-from channels.sms.sender import AtAccount, sms_service
+from channels.sms.sender import AtAccount
 from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ TIMEOUT = (3.05, 9.05)
 
 def held_messages(account: AtAccount, last_id: str | None) -> list[dict[str, Any]]:
     """AT's `SMSMessageData.Messages` after `last_id` (synchronous: run it in a thread)."""
+    from channels.phone.at_sdk import sms_service  # in the worker that fetches: a web process never loads the SDK
+
     answer: Any = sms_service(account).fetch_messages(last_received_id=last_id, timeout=TIMEOUT)
     if isinstance(answer, str):
         answer = json.loads(answer)

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.phone.at_messaging import AtMessaging, at_account
+from channels.phone.at_account import at_account
+from channels.phone.at_messaging import AtMessaging
 from channels.ussd import routes
 from channels.ussd.contest_settings import DEMO_SERVICE_CODE, USSD_CONTEST_SETTINGS
 from channels.ussd.dialled import live_contests_dialled

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from assembly.machine.demo import seed_demo
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import outbox_handlers
-from channels.phone.at_messaging import SEND_ERRORS
+from channels.phone.at_sdk import SEND_ERRORS
 from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
 from channels.sms.models import SmsInbound, SmsMessage

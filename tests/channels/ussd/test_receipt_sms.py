@@ -18,7 +18,7 @@ from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from assembly.worker.worker_jobs import outbox_handlers
-from channels.phone.at_messaging import SEND_ERRORS
+from channels.phone.at_sdk import SEND_ERRORS
 from channels.ussd.contest_settings import USSD_CONTEST_SETTINGS
 from channels.ussd.models import UssdReceiptText
 from channels.ussd.receipts import UssdReceiptSender
