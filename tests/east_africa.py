@@ -28,6 +28,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, OutboxMessage, VoteOrder
 from gateway.jobs import outbox
 from gateway.kit.keys import CHECKS
+from gateway.kit.outbound_tls import verified_tls
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, tallies
@@ -58,7 +59,7 @@ class EastAfrica:
     @asynccontextmanager
     async def job(self) -> AsyncIterator[JobContext]:
         """A worker's job context: its providers push prompts to the same sandbox, with callbacks to the app."""
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=verified_tls()) as http:
             registry = build_providers(self.settings, http)
             yield JobContext(self.settings, self.sessions, self.redis, registry,
                              build_receipt_senders(self.settings, self.sessions, http))

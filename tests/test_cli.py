@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, Candidate, Contest, MediaUpload
+from gateway.kit.outbound_tls import verified_tls
 from tests.commands import command_env, gateway
 from tests.factories import channel_settings
 from tests.servers import free_port
@@ -182,10 +183,10 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
         printed = Printed(process)
         try:
             wait_ready(f"http://127.0.0.1:{port}/readyz", process, printed)
-            demo = httpx.get(f"http://127.0.0.1:{port}/api/v1/contests/demo", timeout=5).json()
+            demo = httpx.get(f"http://127.0.0.1:{port}/api/v1/contests/demo", timeout=5, verify=verified_tls()).json()
             assert len(demo["candidates"]) == 8
             # This run's figures only: the last run's processes' are not summed in.
-            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, verify=verified_tls()).text
             assert 'route="/api/v1/contests/{slug}",status="200"} 1.0' in scraped
             # The supervisor's count of frozen processes it replaced: each watched child's series there from the start.
             assert 'gateway_processes_replaced_total{process="web-0"} 0.0' in scraped

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from gateway.kit.outbound_tls import verified_tls
 from tests.servers import free_port
 from tests.waiting import HANG_SECONDS, wait_for
 
@@ -115,7 +116,8 @@ def start_prometheus(servers: Servers, targets: dict[str, list[str]], exporter: 
 
 def query(url: str, promql: str) -> list[dict[str, Any]]:
     try:
-        answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
+        answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5,
+                           verify=verified_tls()).json()
     except (httpx.HTTPError, ValueError):
         return []
     return list(answer.get("data", {}).get("result", []))

@@ -21,6 +21,7 @@ from assembly.web.app import create_app
 from channels.ussd.channel import production_problems as ussd_problems
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
+from gateway.kit.outbound_tls import verified_tls
 from leaderboard.keys import LEADERBOARD_CONFIG
 from tests.factories import TEST_RESULTS_KEY, make_contest
 from tests.servers import CLOSED, local_defaults
@@ -141,7 +142,7 @@ async def test_a_provider_is_offered_exactly_when_production_has_all_it_needs(un
     """The registry and the production check read one definition of what each provider needs."""
     settings = production(sandbox_enabled=False, **LIVE, **{name.lower(): value for name, value in ISSUED.items()
                                                             if name != unset})
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         registry = build_providers(settings, http)
         offered = {name for name in KEYS if registry.offers(name)}
         await registry.aclose()

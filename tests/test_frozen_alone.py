@@ -15,6 +15,7 @@ import httpx
 
 from assembly.machine.heartbeat import HEARTBEAT_FD_ENV
 from assembly.web.loop_watch import EXIT_FROZEN
+from gateway.kit.outbound_tls import verified_tls
 from tests.servers import free_port
 from tests.waiting import HANG_SECONDS
 
@@ -23,7 +24,7 @@ FROZEN_AFTER = 3
 
 def answers(port: int) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2, verify=verified_tls()).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
+from gateway.kit.outbound_tls import verified_tls
 
 if TYPE_CHECKING:
     from gateway.db.engine import Sessions
@@ -76,7 +77,7 @@ def cmd_paybill(settings: Settings, args: argparse.Namespace) -> int:
 
     async def pay(sessions: Sessions) -> list[str]:
         _, paybill = await paybill_of(sessions, args.contest)
-        async with httpx.AsyncClient(timeout=20) as http:
+        async with httpx.AsyncClient(timeout=20, verify=verified_tls()) as http:
             api = sandbox_api(settings, http)
             await C2bRegistration(api, settings.public_base_url, key, None).register(paybill)
             response = await api.post("/mpesa/c2b/v1/simulate", {
@@ -115,7 +116,7 @@ def cmd_register(settings: Settings, args: argparse.Namespace) -> int:
     async def register(sessions: Sessions) -> list[str]:
         async with sessions() as session:
             paybills = await live_paybills(session)
-        async with httpx.AsyncClient(timeout=20) as http:
+        async with httpx.AsyncClient(timeout=20, verify=verified_tls()) as http:
             mpesa = build(settings, ProviderResources(http)).other
             if not isinstance(mpesa, MpesaCollections):
                 return ["M-Pesa is not set up here (its credentials, or the sandbox in development)"]

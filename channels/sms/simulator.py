@@ -19,6 +19,7 @@ import httpx
 
 from channels.sms.fake_at import DEFAULT_URL
 from channels.sms.settings import SmsSettings
+from gateway.kit.outbound_tls import verified_tls
 
 ROUTE = "/sms/africastalking/inbound"
 POLL_SECONDS = 0.5
@@ -72,7 +73,7 @@ def text(args: argparse.Namespace, out: TextIO = sys.stdout, clock: Callable[[],
     secret = settings.sms_callback_token
     token = {"token": secret.get_secret_value()} if secret else {}
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+    with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0), verify=verified_tls()) as http:
         after = last_seq(http, at_url, args.sender)
         form = inbound_form(args.sender, args.to, args.text)
         print(f"{args.sender} -> {args.to}: {args.text}", file=out)

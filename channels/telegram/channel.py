@@ -31,6 +31,7 @@ from gateway.core.worker_passes import WorkerPass
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts
 from gateway.kit.job_resources import JobResources
+from gateway.kit.outbound_tls import verified_tls
 from gateway.kit.stand_ins import StandIn, listen_address
 
 
@@ -100,7 +101,7 @@ def polling(settings: TelegramSettings) -> int:
     url = f"http://{host}:{settings.gateway_port}{WEBHOOK_PATH}"
 
     async def run() -> int:
-        async with httpx.AsyncClient(timeout=15) as http:
+        async with httpx.AsyncClient(timeout=15, verify=verified_tls()) as http:
             bot = TelegramBotAddress(token.get_secret_value(), settings.telegram_api_base, fake=False)
             return await poll(http, bot, url, secret)
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import httpx
 
 from channels.telegram.settings import TelegramSettings
+from gateway.kit.outbound_tls import verified_tls
 
 RULE = "-" * 40
 BOARD_WAIT_TRIES = 20
@@ -96,7 +97,7 @@ def simulate(http: httpx.Client, fake_url: str, user: int, language: str, candid
 def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     fake_url = args.fake_url or TelegramSettings().telegram_fake_api_url
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per step is the chat, not its requests
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, verify=verified_tls()) as http:
         try:
             simulate(http, fake_url, args.user, args.language, args.candidate, args.votes, out)
         except SimulationError as exc:

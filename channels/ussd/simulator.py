@@ -15,6 +15,7 @@ from typing import TextIO
 import httpx
 
 from channels.ussd.settings import UssdSettings
+from gateway.kit.outbound_tls import verified_tls
 
 ROUTE = "/ussd/africastalking"
 RULE = "-" * 32
@@ -115,7 +116,7 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, prompt: Callable[[s
     url = args.url or default_url()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the screens
     try:
-        with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+        with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0), verify=verified_tls()) as http:
             token = UssdSettings().ussd_callback_token
             phone = Phone(http, url, args.service_code, args.msisdn, token.get_secret_value() if token else None)
             if args.script is not None:

@@ -34,6 +34,7 @@ from gateway.db.models import Candidate, Contest
 from gateway.db.seed import DEMO_SLUG
 from gateway.jobs.last_passes import pass_key
 from gateway.jobs.redis_connections import bounded_async_client, sync_client
+from gateway.kit.outbound_tls import verified_tls
 from leaderboard.cache import votes_key
 from tests.factories import tallies
 from tests.servers import free_port
@@ -76,7 +77,7 @@ class Service:
     sandbox_url: str
     process: subprocess.Popen[bytes]
     log: Path
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=15))
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=15, verify=verified_tls()))
 
     def log_tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
@@ -172,7 +173,7 @@ class Stream:
     async def watch(self) -> None:
         """Frames until cancelled; a stream cut is opened again, as a browser's EventSource does."""
         url = f"{self.service.base_url}/api/v1/contests/{DEMO_SLUG}/leaderboard/stream"
-        async with httpx.AsyncClient(timeout=None) as client:
+        async with httpx.AsyncClient(timeout=None, verify=verified_tls()) as client:
             while True:
                 with contextlib.suppress(httpx.HTTPError):
                     async with client.stream("GET", url) as response:

@@ -21,6 +21,7 @@ from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.db.engine import Sessions
+from gateway.kit.outbound_tls import verified_tls
 from media.upload_server import database_hooks, media_app
 from tests.payments.stripe import card_votes, stripe_checkout
 
@@ -54,7 +55,7 @@ async def media_job(entering: Entering, sessions: Sessions, redis: Redis) -> Asy
     """What a media worker has: the storage, and the SMS channel's texter (AT faked at the wire)."""
     settings = entering.settings.model_copy(update={"at_username": "sandbox",
                                                     "at_api_key": SecretStr("at-key-0123456789")})
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         registry = build_providers(settings, http)
         yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
                          {"sms": texter(settings, sessions, http)}, local_storage(settings))

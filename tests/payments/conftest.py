@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from gateway.kit.outbound_tls import verified_tls
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from payments.stripe import StripeCheckout
@@ -53,7 +54,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture
 async def http(request: pytest.FixtureRequest, sandbox: test_utils.TestServer) -> AsyncIterator[httpx.AsyncClient]:
     """A client of one provider's part of the sandbox: the path its test module names as SANDBOX ("/mtn", …)."""
-    async with httpx.AsyncClient(base_url=str(sandbox.make_url(request.module.SANDBOX)), timeout=5) as client:
+    async with httpx.AsyncClient(base_url=str(sandbox.make_url(request.module.SANDBOX)), timeout=5,
+                                 verify=verified_tls()) as client:
         yield client
 
 

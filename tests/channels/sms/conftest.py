@@ -14,12 +14,13 @@ from assembly.settings import Settings
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.receipts import SmsReceiptSender
 from gateway.db.engine import Sessions
+from gateway.kit.outbound_tls import verified_tls
 
 
 @pytest.fixture
 async def job(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
     at_settings = settings.model_copy(update={"at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         registry = build_providers(at_settings, http)
         senders = build_receipt_senders(at_settings, sessions, http)
         receipts = senders["sms"]

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from assembly.settings import Settings
 from channels.web.openapi import build
+from gateway.kit.outbound_tls import verified_tls
 from tests.commands import command_env, gateway
 from tests.servers import free_port
 
@@ -57,7 +58,7 @@ def live_web(settings: Settings) -> Iterator[str]:  # noqa: F811 - the suite's s
 
 
 def test_the_description_is_published(live_web: str) -> None:
-    published = httpx.get(f"{live_web}/api/v1/openapi.json", timeout=5).json()
+    published = httpx.get(f"{live_web}/api/v1/openapi.json", timeout=5, verify=verified_tls()).json()
     assert published == build()
     assert "/api/v1/contests/{slug}/votes" in published["paths"]
 

@@ -18,6 +18,7 @@ from gateway.core.orders import counting, tables
 from gateway.core.providers import PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, VoteOrder
+from gateway.kit.outbound_tls import verified_tls
 from payments.mtn.disbursement import MtnDisbursement
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
@@ -43,7 +44,7 @@ class Mtn:
 async def mtn_sandbox(settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
     async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
         url = str(sandbox.make_url("")).rstrip("/")
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, verify=verified_tls()) as http:
             registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
             yield Mtn(registry, await make_contest(sessions), url)
             await registry.aclose()

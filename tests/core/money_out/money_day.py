@@ -23,6 +23,7 @@ from gateway.core.orders import closing, counting, tables
 from gateway.core.providers import PaymentProvider, PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, VoteOrder
+from gateway.kit.outbound_tls import verified_tls
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
@@ -46,7 +47,7 @@ async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncItera
     control = SandboxControl(success_delay=0.05)
     async with TestServer(create_sandbox_app(control)) as sandbox:
         url = str(sandbox.make_url("")).rstrip("/")
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=5, verify=verified_tls()) as http:
             registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
             yield Mtn(registry, await make_contest(sessions), sandbox, url, control)
             await registry.aclose()
@@ -99,6 +100,6 @@ async def a_day_of_money(sessions: Sessions, mtn: Mtn) -> tuple[str, str]:
 
 
 async def edit(mtn: Mtn, reference: str, **change: str) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         answer = await http.post(f"{mtn.url}/mtn/_control/transactions/{reference}", json=change)
     assert answer.status_code == 200, answer.text

@@ -23,6 +23,7 @@ from gateway.core.providers import (
     PaymentState,
     ProviderRateLimited,
 )
+from gateway.kit.outbound_tls import verified_tls
 from payments.airtel.api import AirtelApi, AirtelCredentials
 from payments.airtel.callback_hash import callback_hash
 from payments.airtel.collection import SENT, AirtelCollection
@@ -49,7 +50,7 @@ def enquiry(status: str, code: str = "DP00800001001", **extra: object) -> dict[s
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=verified_tls()) as client:
         yield client
 
 

@@ -17,6 +17,7 @@ from gateway.core.providers import (
     PaymentState,
     ProviderRateLimited,
 )
+from gateway.kit.outbound_tls import verified_tls
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
 from tests.payments.ussd_orders import ussd_collection
@@ -32,7 +33,7 @@ def collection(**changes: object) -> Collection:
 
 @pytest.fixture
 async def mtn() -> MtnMomoCollection:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         yield MtnMomoCollection(http, CREDS, "https://vote.example", retry_delays=(0.01, 0.01))
 
 

@@ -20,6 +20,7 @@ from gateway.core.providers import (
     PaymentError,
     PaymentState,
 )
+from gateway.kit.outbound_tls import verified_tls
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
@@ -37,7 +38,7 @@ class Orange:
 @pytest.fixture
 async def orange() -> AsyncIterator[Orange]:
     control = SandboxControl(success_delay=0.05, long_delay=0.2)
-    async with TestServer(create_sandbox_app(control)) as sandbox, httpx.AsyncClient() as http:
+    async with TestServer(create_sandbox_app(control)) as sandbox, httpx.AsyncClient(verify=verified_tls()) as http:
         base = str(sandbox.make_url("/orange"))
         webpay = OrangeWebPay(http, WebPayCredentials(base, f"{base}/oauth/v3/token", "id", "secret", "merchant",
                                                       "dev"), "https://vote.example")
@@ -150,7 +151,7 @@ async def test_webpay_gives_a_page_and_status_follows_the_payer(orange: Orange, 
     assert set(result.provider_data) == {"attempt", "pages"} and result.redirect_url
     c = Collection(**{**c.__dict__, "provider_data": dict(result.provider_data)})
     assert (await orange.webpay.fetch_status(c)).state is PaymentState.PENDING
-    async with httpx.AsyncClient() as payer:
+    async with httpx.AsyncClient(verify=verified_tls()) as payer:
         assert (await payer.get(result.redirect_url)).status_code == 200
         await payer.post(result.redirect_url, data={"decision": decision})
     assert await final_state(orange.webpay, c) is state
@@ -187,7 +188,7 @@ class Kept:
 
 
 async def pay(page_url: str) -> None:
-    async with httpx.AsyncClient() as payer:
+    async with httpx.AsyncClient(verify=verified_tls()) as payer:
         await payer.post(page_url, data={"decision": "pay"})
 
 
@@ -284,7 +285,7 @@ async def test_a_webpay_answer_without_its_page_or_tokens_is_retried_not_a_crash
     base = "https://orange.test"
     respx.post(f"{base}/oauth/v3/token").respond(200, json={"access_token": "t", "expires_in": "7776000"})
     respx.post(f"{base}/orange-money-webpay/dev/v1/webpayment").respond(201, json=answer)
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         webpay = OrangeWebPay(http, WebPayCredentials(base, f"{base}/oauth/v3/token", "id", "secret", "merchant",
                                                       "dev"), "https://vote.example")
         with pytest.raises(PaymentError) as raised:
@@ -301,7 +302,7 @@ async def test_push_status_fields_sent_as_numbers_are_read_as_text() -> None:
               "confirmtxnmessage": 0}
     status_route = respx.get(url__regex=rf"{base}/omcoreapis/1.0.2/mp/paymentstatus/.+")
     status_route.respond(200, json={"data": record})
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=verified_tls()) as http:
         push = OrangePush(http, PushCredentials(base, "key", "secret", "user", "pass", "699000000", "1234"),
                           "https://vote.example")
         paid = await push.fetch_status(collection(pay_token="MP-1"))
