@@ -74,7 +74,7 @@ class CountedRedis(Redis):
 async def test_verifications_in_two_processes_find_their_spare_turns_in_a_look_or_two_and_keep_the_pace(
         settings: Settings) -> None:
     """Four verifications at once in each of two processes, on a free schedule: each turn costs Redis a look or two,
-    not one per waiting call, and the calls keep up with the turns they are allowed."""
+    not one per waiting call, and together they stay within the schedule's turns."""
     processes = [CountedRedis.from_url(settings.redis_url or "") for _ in range(2)]
     await processes[0].delete("pace:status:mtn", "pace:status:mtn:spare")
     pacers = [PacedTurns(client) for client in processes]
