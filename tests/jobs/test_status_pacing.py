@@ -71,7 +71,7 @@ class CountedRedis(Redis):
         return await super().execute_command(*args, **options)
 
 
-async def test_verifications_in_two_processes_find_their_spare_turns_in_a_look_or_two_and_keep_the_pace(
+async def test_verifications_in_two_processes_find_their_spare_turns_in_a_look_or_two_within_the_cap(
         settings: Settings) -> None:
     """Four verifications at once in each of two processes, on a free schedule: each turn costs Redis a look or two,
     not one per waiting call, and together they stay within the schedule's turns."""
