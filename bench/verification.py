@@ -47,6 +47,7 @@ from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from gateway.db.models import Candidate, Contest, ContestStatus
 from gateway.db.seed import ensure_tallies
+from gateway.jobs.redis_connections import async_client
 from gateway.kit.status_pacing import spare_pace
 from payments.sandbox import SandboxControl, create_sandbox_app
 
@@ -160,7 +161,7 @@ async def run_show(urls: tuple[str, str], sandbox: Sandbox, show: Show, run: Run
     database_url, redis_url = urls
     engine = create_engine(database_url, pool_size=8)
     sessions = session_factory(engine)
-    redis = Redis.from_url(redis_url)
+    redis = async_client(redis_url)  # the service's own client: a cancel ends its loops (redis_connections)
     await redis.flushdb()
     sandbox.control.status_calls_per_second = run.cap
     settings = Settings(_env_file=None, database_url=database_url, redis_url=redis_url, sandbox_url=sandbox.url,

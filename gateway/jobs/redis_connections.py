@@ -22,13 +22,16 @@ the new master. Nothing here discovers or fails over on its own.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
@@ -163,6 +166,58 @@ class AsyncSentinelMaster(redis.asyncio.Redis):
             await manager.aclose()
 
 
+class SendKeepingCancellation(AbstractConnection):
+    """A connection that sends under `asyncio.timeout` rather than redis-py's `asyncio.wait_for`.
+
+    On Python 3.11, `wait_for` returns the inner result when its caller is cancelled just as the send completes
+    (CPython gh-86296; 3.12 builds `wait_for` on `timeout`). The cancellation is lost, and a loop that `cancel()`
+    should stop talks to Redis on. redis-py 8 gives every connection a 5 s socket_timeout, so every send of every
+    command went through `wait_for`. The body is redis-py's own (`AbstractConnection.send_packed_command`) but for the
+    timeout; reading already uses `asyncio.timeout`."""
+
+    async def send_packed_command(self, command: bytes | str | Iterable[bytes], check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        parts = [command.encode()] if isinstance(command, str) else [command] if isinstance(command, bytes) else command
+        try:
+            if (writer := self._writer) is None:  # connected just above, unless the server closed at once
+                raise OSError("the connection closed")
+            async with asyncio.timeout(self.socket_timeout or None):
+                writer.writelines(parts)
+                await writer.drain()
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise redis.TimeoutError("Timeout writing to socket") from None
+        except OSError as exc:
+            await self.disconnect(nowait=True)
+            number, message = ("UNKNOWN", exc.args[0]) if len(exc.args) == 1 else exc.args[:2]
+            raise redis.ConnectionError(f"Error {number} while writing to socket. {message}.") from exc
+        except BaseException:  # cancelled midway: the connection may hold half a command, so it goes
+            await self.disconnect(nowait=True)
+            raise
+
+
+_KEEPING_CANCELLATION: dict[type[AbstractConnection], type[AbstractConnection]] = {}
+
+
+def keeping_cancellation(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """`connection_class` (plain, TLS, Unix socket, Sentinel-managed) with `SendKeepingCancellation`'s send."""
+    if issubclass(connection_class, SendKeepingCancellation):
+        return connection_class
+    if connection_class not in _KEEPING_CANCELLATION:
+        _KEEPING_CANCELLATION[connection_class] = type(f"{connection_class.__name__}KeepingCancellation",
+                                                       (SendKeepingCancellation, connection_class), {})
+    return _KEEPING_CANCELLATION[connection_class]
+
+
+def _keeping_cancellation(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+    pool = client.connection_pool  # makes its connections as they are needed, none yet
+    pool.connection_class = keeping_cancellation(pool.connection_class)
+    return client
+
+
 def sync_client(url: str, **options: Any) -> redis.Redis:
     """A synchronous client (RQ, the supervisor); `options` are redis-py's connection options."""
     if not is_sentinel_url(url):
@@ -178,13 +233,13 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
 def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
     """An asyncio client with a pool of its own that opens connections as needed (commands, jobs)."""
     if not is_sentinel_url(url):
-        return redis.asyncio.Redis.from_url(url, **options)
+        return _keeping_cancellation(redis.asyncio.Redis.from_url(url, **options))
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(found.master, redis_class=AsyncSentinelMaster,
                                                        **found.server_options(), **options)
-    return client
+    return _keeping_cancellation(client)
 
 
 class BlockingSentinelPool(AsyncSentinelPool, redis.asyncio.BlockingConnectionPool):
@@ -199,11 +254,11 @@ def bounded_async_client(url: str, max_connections: int, timeout: float, **optio
     if not is_sentinel_url(url):
         pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout,
                                                              **options)
-        return redis.asyncio.Redis(connection_pool=pool)
+        return _keeping_cancellation(redis.asyncio.Redis(connection_pool=pool))
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(
         found.master, redis_class=AsyncSentinelMaster, connection_pool_class=BlockingSentinelPool,
         max_connections=max_connections, timeout=timeout, **found.server_options(), **options)
-    return client
+    return _keeping_cancellation(client)

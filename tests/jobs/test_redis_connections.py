@@ -13,6 +13,7 @@ from gateway.jobs.redis_connections import (
     SENTINEL_PORT,
     BlockingSentinelPool,
     RedisUrlError,
+    SendKeepingCancellation,
     SentinelUrl,
     bounded_async_client,
     parse_sentinel_url,
@@ -75,4 +76,5 @@ async def test_the_web_apps_pool_behind_sentinel_stays_bounded_and_blocking() ->
     assert isinstance(pool, BlockingSentinelPool)
     assert (pool.max_connections, pool.timeout, pool.service_name) == (7, 3, "ballot")
     assert pool.connection_kwargs["health_check_interval"] == 30
+    assert issubclass(pool.connection_class, SendKeepingCancellation)  # as the plain clients' (test_redis_cancellation)
     await client.aclose()
