@@ -13,9 +13,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from channels.phone.at_account import AtAccount
 from channels.sms import store
 from channels.sms.forms import InvalidForm, parse_inbound
-from channels.sms.sender import AtAccount
 from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.phone.at_account import at_account
 from channels.sms import routes
 from channels.sms.backstop import backstop_pass
 from channels.sms.contest_settings import SMS_CONTEST_SETTINGS
@@ -21,7 +22,7 @@ from channels.sms.handling import CHANNEL, CollectedStarts, SmsContext, handle_i
 from channels.sms.how_to_vote import how_to_vote
 from channels.sms.models import SmsContest
 from channels.sms.receipts import SmsNoticeSender, SmsReceiptSender
-from channels.sms.sender import SmsSender, at_account
+from channels.sms.sender import SmsSender
 from channels.sms.settings import SmsSettings, sms_token_problem
 from gateway.core.channel_queries import live_contest_ids
 from gateway.core.orders.receipts import ReceiptSender

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from channels.phone.at_account import AtAccount, at_account
+from channels.phone.at_account import AtAccount
 from channels.phone.at_messaging import DIRECT, RETRY_DELAYS, AtMessaging, Route
 from channels.sms import store
 from channels.sms.store import Outgoing
 from gateway.db.engine import Sessions
 
-__all__ = ["AtAccount", "Route", "SmsSender", "at_account"]
+__all__ = ["Route", "SmsSender"]
 
 
 class SmsSender:
