@@ -202,7 +202,7 @@ class SendKeepingCancellation(AbstractConnection):
 _KEEPING_CANCELLATION: dict[type[AbstractConnection], type[AbstractConnection]] = {}
 
 
-def keeping_cancellation(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+def connection_class_keeping_cancellation(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
     """`connection_class` (plain, TLS, Unix socket, Sentinel-managed) with `SendKeepingCancellation`'s send."""
     if issubclass(connection_class, SendKeepingCancellation):
         return connection_class
@@ -212,9 +212,9 @@ def keeping_cancellation(connection_class: type[AbstractConnection]) -> type[Abs
     return _KEEPING_CANCELLATION[connection_class]
 
 
-def _keeping_cancellation(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
+def _keep_cancellation(client: redis.asyncio.Redis) -> redis.asyncio.Redis:
     pool = client.connection_pool  # makes its connections as they are needed, none yet
-    pool.connection_class = keeping_cancellation(pool.connection_class)
+    pool.connection_class = connection_class_keeping_cancellation(pool.connection_class)
     return client
 
 
@@ -233,13 +233,13 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
 def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
     """An asyncio client with a pool of its own that opens connections as needed (commands, jobs)."""
     if not is_sentinel_url(url):
-        return _keeping_cancellation(redis.asyncio.Redis.from_url(url, **options))
+        return _keep_cancellation(redis.asyncio.Redis.from_url(url, **options))
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(found.master, redis_class=AsyncSentinelMaster,
                                                        **found.server_options(), **options)
-    return _keeping_cancellation(client)
+    return _keep_cancellation(client)
 
 
 class BlockingSentinelPool(AsyncSentinelPool, redis.asyncio.BlockingConnectionPool):
@@ -254,11 +254,11 @@ def bounded_async_client(url: str, max_connections: int, timeout: float, **optio
     if not is_sentinel_url(url):
         pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout,
                                                              **options)
-        return _keeping_cancellation(redis.asyncio.Redis(connection_pool=pool))
+        return _keep_cancellation(redis.asyncio.Redis(connection_pool=pool))
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(
         found.master, redis_class=AsyncSentinelMaster, connection_pool_class=BlockingSentinelPool,
         max_connections=max_connections, timeout=timeout, **found.server_options(), **options)
-    return _keeping_cancellation(client)
+    return _keep_cancellation(client)

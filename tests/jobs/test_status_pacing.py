@@ -97,8 +97,9 @@ async def test_verifications_in_two_processes_find_their_spare_turns_in_a_look_o
 
 async def test_a_spare_turn_taken_moments_after_it_freed_keeps_the_schedules_cadence(redis: Redis) -> None:
     """A verification's look comes a few ms after the turn it finds freed (its timer, the round trip, a busy loop).
-    The next turn stays a spacing after the freed one, so the turns do not drift later a look at a time: 8.8 of a
-    schedule's 9 turns a second were taken, now 9.0. After a long idle, the next call still waits 95% of a spacing."""
+    The next turn stays a spacing after the freed one, so the turns do not drift later a look at a time (8.8 of a
+    schedule's 9 turns a second taken when they drifted, 9.0 with the cadence kept). After a long idle, the next call
+    still waits 95% of a spacing."""
     turns = PacedTurns(redis)
 
     async def redis_ms() -> int:
