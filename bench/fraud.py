@@ -154,10 +154,9 @@ def postgres_cpu_seconds(postmaster: int) -> tuple[float, float]:
                 continue
             parents[int(entry.name)] = int(fields[1])
             times[int(entry.name)] = sum(int(value) for value in fields[11:15]) / tick
-    ours, grew = {postmaster}, True
-    while grew:
-        more = {pid for pid, parent in parents.items() if parent in ours} - ours
-        ours, grew = ours | more, bool(more)
+    ours = {postmaster}
+    while more := {pid for pid, parent in parents.items() if parent in ours} - ours:
+        ours |= more
     backends = sum(times.get(pid, 0.0) for pid in ours if is_backend(pid))
     return backends, sum(times.get(pid, 0.0) for pid in ours) - backends
 
@@ -370,8 +369,7 @@ def check_ground_truth(crowd: Sequence[CrowdOrder]) -> None:
     those addresses for a crowd's, or the figures would judge the rules against a wrong truth."""
     networks = [ipaddress.IPv4Network(net) for nets in CARRIER_NETWORKS.values() for net in nets]
     for address in {order.address for order in crowd if order.address}:
-        copied = any(ipaddress.IPv4Address(address) in net for net in networks)
-        if copied != (carrier_of(address) is not None):
+        if any(ipaddress.IPv4Address(address) in net for net in networks) != (carrier_of(address) is not None):
             raise SystemExit(f"{address}: bench.crowd and gateway/core/fraud/data/carrier_networks.csv disagree")
 
 
