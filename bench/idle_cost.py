@@ -22,6 +22,7 @@ import os
 import resource
 import socket
 import time
+from pathlib import Path
 from statistics import median
 
 import phonenumbers
@@ -72,7 +73,7 @@ def own_cpu() -> float:
 
 
 def process_cpu(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat", "rb").read().rsplit(b")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
