@@ -101,7 +101,7 @@ def figures(code: int, wall: float, busy: float, total: float, files: dict[str, 
     ranked = sorted(files.items(), key=lambda item: item[1].own + item[1].children, reverse=True)
     for name, cost in ranked[:top]:
         shown[name] = (f"{cost.own + cost.children:.1f} s of CPU (own {cost.own:.1f}, children {cost.children:.1f}), "
-                       f"{cost.tests} tests, {cost.wall:.0f} s of a process's wall time")
+                       f"{cost.tests} test{'' if cost.tests == 1 else 's'}, {cost.wall:.0f} s of a process's wall time")
     return shown
 
 
