@@ -22,11 +22,11 @@ import os
 import resource
 import socket
 import time
-from pathlib import Path
 from statistics import median
 
 import phonenumbers
 
+from bench.floor import process_cpu
 from bench.harness import print_report, record
 from channels.web.schemas import VoteRequest
 
@@ -70,11 +70,6 @@ def parsing_after_rest(rest: float, units: int) -> float:
 def own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def echo(listener: socket.socket) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from assembly.cpu.processes import machine_cpu_seconds
 from bench.harness import ROOT, print_report, record
 
 ROWS_FOLDER = "SUITE_CPU_ROWS"  # where each pytest process writes its tests' rows
@@ -55,22 +56,13 @@ class FileCost:
     wall: float = 0.0
 
 
-def machine_busy() -> tuple[float, float]:
-    """The cores' busy and total seconds since boot (/proc/stat)."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + fields[4]  # idle and iowait
-    return (sum(fields) - idle) / tick, sum(fields) / tick
-
-
 def run_suite(pytest_args: list[str], folder: Path) -> tuple[int, float, float, float]:
     """pytest's exit code, its wall seconds, and the cores' busy and total seconds meanwhile."""
-    busy_before, total_before = machine_busy()
-    began = time.monotonic()
+    busy_before, began = machine_cpu_seconds(), time.monotonic()
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "bench.suite_cpu", "-q", *pytest_args], cwd=ROOT,
                           env={**os.environ, ROWS_FOLDER: str(folder), "PYTHONDONTWRITEBYTECODE": ""}, check=False)
-    busy_after, total_after = machine_busy()
-    return done.returncode, time.monotonic() - began, busy_after - busy_before, total_after - total_before
+    wall = time.monotonic() - began
+    return done.returncode, wall, machine_cpu_seconds() - busy_before, wall * (os.cpu_count() or 1)
 
 
 def by_file(folder: Path) -> dict[str, FileCost]:
