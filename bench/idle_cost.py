@@ -80,7 +80,7 @@ def echo(listener: socket.socket) -> None:
     os._exit(0)
 
 
-def round_trips() -> dict[str | None, tuple[float, float]]:
+def round_trips() -> dict[int | None, tuple[float, float]]:
     """For each pace: (round trips a second, microseconds of both processes' CPU a round trip)."""
     listener = socket.create_server(("127.0.0.1", 0))
     address = listener.getsockname()
@@ -88,7 +88,7 @@ def round_trips() -> dict[str | None, tuple[float, float]]:
     if pid == 0:
         echo(listener)
     listener.close()
-    found: dict[str | None, tuple[float, float]] = {}
+    found: dict[int | None, tuple[float, float]] = {}
     with socket.create_connection(address) as peer:
         peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for pace in PACES:
@@ -101,7 +101,7 @@ def round_trips() -> dict[str | None, tuple[float, float]]:
                 peer.recv(64)
             seconds = time.monotonic() - began
             spent = own_cpu() - cpu_before + process_cpu(pid) - echo_before
-            found[None if pace is None else str(pace)] = (count / seconds, spent / count * 1e6)
+            found[pace] = (count / seconds, spent / count * 1e6)
     os.waitpid(pid, 0)
     return found
 

@@ -90,8 +90,10 @@ async def french_walk_seeded(client: TestClient, sessions: Sessions) -> tuple[di
         for code, name in zip(("01", "02", "03"), CANDIDATE_NAMES, strict=True):
             await session.execute(update(Candidate).where(Candidate.contest_id == contest.id, Candidate.code == code)
                                   .values(name=name))
-        candidate = await session.scalar(select(Candidate.id).where(Candidate.contest_id == contest.id))
-        order = await session.scalar(select(VoteOrder.id).where(VoteOrder.contest_id == contest.id))
+        candidate = await session.scalar(select(Candidate.id).where(Candidate.contest_id == contest.id)
+                                         .order_by(Candidate.id))
+        order = await session.scalar(select(VoteOrder.id).where(VoteOrder.contest_id == contest.id)
+                                     .order_by(VoteOrder.created_at, VoteOrder.id))
         await session.execute(update(Contest).where(Contest.id == contest.id).values(commission_bp=500))
     await open_call(sessions, contest.id)
     await an_entry(sessions, contest.id, "Diane Fotso", bio="Chanteuse de Douala")

@@ -58,7 +58,8 @@ async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[Contest
                    last(checkpoints.entries), closed_taken, close_signed)
             .outerjoin(LedgerHead, LedgerHead.contest_id == Contest.id)
             .where(Contest.status != ContestStatus.DRAFT)
-            .where(or_(LedgerHead.contest_id.is_not(None), closed)))).all()
+            .where(or_(LedgerHead.contest_id.is_not(None), closed))
+            .order_by(Contest.id))).all()  # oldest contest first, whatever order its rows' versions lie in
     return [ContestRound(*row) for row in rows]
 
 

@@ -92,3 +92,18 @@ async def test_a_pass_cut_short_after_the_close_checkpoint_signs_the_sheet_next_
     sheet = await signing.latest_sheet(sessions, "gala")
     assert sheet is not None and sheet.reason == "close" and b"candidate,01,Candidate 01,2,200,XAF" in sheet.sheet
     assert await count(sessions, LedgerCheckpoint) == 1  # no second close checkpoint
+
+
+async def test_a_pass_takes_and_reports_the_contests_oldest_first(sessions: Sessions) -> None:
+    first = await make_contest(sessions, slug="first", fraud_rules=RULES_OFF)
+    second = await make_contest(sessions, slug="second", fraud_rules=RULES_OFF)
+    await vote(sessions, second, "+237670000002")  # the newer contest's ledger begins first
+    await vote(sessions, first, "+237670000001")
+    async with sessions.begin() as session:  # the older contest's row written again: its new version lies last
+        await session.execute(update(Contest).where(Contest.id == first.id).values(name="First, renamed"))
+    now = datetime.now(UTC)
+    assert await checkpoint_pass(sessions, KEY, now) == ["first:hourly", "second:hourly"]
+    await close(sessions, second)
+    await close(sessions, first)
+    assert await checkpoint_pass(sessions, KEY, now) == ["first:close", "first:signed", "second:close",
+                                                         "second:signed"]
