@@ -59,7 +59,7 @@ async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[Contest
             .outerjoin(LedgerHead, LedgerHead.contest_id == Contest.id)
             .where(Contest.status != ContestStatus.DRAFT)
             .where(or_(LedgerHead.contest_id.is_not(None), closed))
-            .order_by(Contest.id))).all()  # oldest contest first, whatever order its rows' versions lie in
+            .order_by(Contest.id))).all()  # oldest contest first, not in whatever order the join meets the rows
     return [ContestRound(*row) for row in rows]
 
 
