@@ -10,7 +10,7 @@ import io
 import uuid
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from gateway.core.audit import Actor
 from gateway.core.money_out import payouts
@@ -94,3 +94,25 @@ async def test_refunds_show_our_reference_the_providers_and_why_it_refused(clien
     document = await (await client.get("/api/v1/admin/openapi.json")).json()
     for path in ("settlement", "payouts", "refunds", "payouts/{payout_id}/approve"):
         assert f"/api/v1/admin/contests/{{contest_id}}/{path}" in document["paths"], path
+
+
+async def test_refunds_owed_together_are_listed_in_the_same_order_at_each_look(client: TestClient,
+                                                                              sessions: Sessions) -> None:
+    """A cancelled contest's refunds are owed in one statement, all at the same moment; then each is written again
+    as its provider answers, in its own order."""
+    contest = await paid_contest(sessions)
+    orders = [await place(sessions, contest, msisdn=f"+23767000{n:04d}") for n in range(6)]
+    references = sorted(uuid.uuid4() for _ in orders)
+    async with sessions.begin() as session:
+        await session.execute(insert(Refund), [
+            {"id": reference, "order_id": order.id, "provider": "mtn", "amount": order.amount, "currency": "XAF",
+             "reason": "contest cancelled", "requested_by": "system"} for reference, order in zip(references, orders,
+                                                                                               strict=True)])
+    auditor = bearer(await api_tokens(client, await make_account(sessions, "auditor")))
+    url = f"/api/v1/admin/contests/{contest.id}/refunds"
+    first = [r["reference"] for r in (await (await client.get(url, headers=auditor)).json())["refunds"]]
+    async with sessions.begin() as session:
+        for reference in references[::2]:
+            await session.execute(update(Refund).where(Refund.id == reference).values(state=RefundState.SENT))
+    again = [r["reference"] for r in (await (await client.get(url, headers=auditor)).json())["refunds"]]
+    assert first == again == [str(reference) for reference in reversed(references)]

@@ -207,7 +207,9 @@ async def decide_round(sessions: Sessions, actor: Actor, contest_id: int, number
         # of the round's figures and the decision.
         now = now or await session.scalar(select(func.now()))
         assert now is not None
-        await session.execute(select(Tally.candidate_id).where(Tally.contest_id == contest.id).with_for_update())
+        # In the candidates' order, as a count's batch takes them (gateway.core.orders.count_batches): never a deadlock.
+        await session.execute(select(Tally.candidate_id).where(Tally.contest_id == contest.id)
+                              .order_by(Tally.candidate_id).with_for_update())
         waiting = await session.scalar(select(func.count()).select_from(VoteOrder).where(
             VoteOrder.round_id == row.id, VoteOrder.status.in_((OrderStatus.HELD, OrderStatus.FLAGGED))))
         if waiting:

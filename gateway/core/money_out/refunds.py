@@ -98,4 +98,6 @@ async def refunds_of(sessions: Sessions, actor: Actor, contest_id: int, last: in
         contest = await contest_in_scope(session, actor, contest_id)
         return list((await session.scalars(
             select(Refund).join(VoteOrder, VoteOrder.id == Refund.order_id).where(VoteOrder.contest_id == contest.id)
-            .order_by(Refund.created_at.desc()).limit(last))).all())
+            # A contest's owed refunds are made in one statement, so share their time: the id keeps their order
+            # (and which are cut off past `last`) the same from one look to the next.
+            .order_by(Refund.created_at.desc(), Refund.id.desc()).limit(last))).all())

@@ -6,6 +6,7 @@ owner's refund of any paid order, by the same path as `gateway refund`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -199,9 +200,19 @@ async def waiting_reviews(sessions: Sessions) -> list[ReviewItem]:
         rows = (await session.execute(select(AuditEntry.target, AuditEntry.details, AuditEntry.created_at).where(
             AuditEntry.action.startswith("review."),
             AuditEntry.target.in_({str(item.order_id) for item in items})))).all()
-    decided = {(target, str(details.get("kind"))): at for target, details, at in rows}
+    decided = latest_decisions(rows)
     return [item for item in items
             if (at := decided.get((str(item.order_id), item.kind.value))) is None or at < item.noted_at]
+
+
+def latest_decisions(rows: Iterable[tuple[str, Mapping[str, Any], datetime]]) -> dict[tuple[str, str], datetime]:
+    """When each order's item of each kind was last decided, from the audit log's `review.*` rows (target, details,
+    time) in any order: an item decided twice (a refund refused, sent again, refused again) by its latest."""
+    decided: dict[tuple[str, str], datetime] = {}
+    for target, details, at in rows:
+        key = (target, str(details.get("kind")))
+        decided[key] = max(at, decided.get(key, at))
+    return decided
 
 
 async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID, kind: str,

@@ -204,6 +204,19 @@ async def test_a_refund_mtn_refused_shows_why_and_is_sent_again(sessions: Sessio
     assert (await tables.get_order(sessions, never_paid_there.id)).status is OrderStatus.REFUNDED
 
 
+async def test_a_refund_refused_twice_and_sent_again_twice_waits_for_nobody(sessions: Sessions, mtn: Mtn) -> None:
+    never_paid_there = await place(sessions, mtn.contest)  # MTN refuses each of its refunds
+    async with sessions.begin() as session:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == never_paid_there.id)
+                              .values(status=OrderStatus.REFUND_REQUESTED))
+    for _ in range(2):
+        assert await passes_until_settled(sessions, mtn) == ["sent", "failed"]
+        [item] = await orders_admin.waiting_reviews(sessions)
+        await orders_admin.decide(sessions, mtn.registry, OWNER, never_paid_there.id, item.kind.value, "send_again",
+                                  "MTN says try again")
+    assert await orders_admin.waiting_reviews(sessions) == []  # the second refusal is decided
+
+
 async def test_the_worker_owes_nothing_for_an_order_a_person_is_marking_refunded(sessions: Sessions, mtn: Mtn,
                                                                                  engine: AsyncEngine) -> None:
     order = await paid(sessions, mtn)
