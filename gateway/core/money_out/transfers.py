@@ -184,7 +184,7 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
         async with self.sessions() as session:
             rows = await session.execute(select(model.id, model.state, model.attempts)
                                          .where(model.state.in_(self.open_states()), model.due_at <= now)
-                                         .order_by(model.due_at, model.id).limit(limit))
+                                         .order_by(model.due_at).limit(limit))
             return [Listed(*row) for row in rows]
 
     async def claim(self, listed: Listed, now: datetime) -> Claim[Row] | None:
