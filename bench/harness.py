@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The ports `free_port` gave this process last. The kernel's pick for a port-0 bind can be one it gave a moment ago
+# (13 times within 64 in 3,000 picks here): two servers asked for then (a balancer's primary and replica listens) would
+# share it, and HAProxy, binding both with SO_REUSEPORT, sent half the primary's connections to a standby.
+HANDED_OUT: deque[int] = deque(maxlen=64)
+
+
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A loopback port nothing listens on now, none of `avoid`, and none handed out lately by this process."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in HANDED_OUT and port not in avoid:
+            HANDED_OUT.append(port)
+            return port
 
 
 @dataclass

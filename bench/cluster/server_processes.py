@@ -14,17 +14,15 @@ from pathlib import Path
 
 import psutil
 
+from bench import harness
+
 DEFAULT_PORTS = {5432, 2379, 2380, 8008, 5000, 5001}  # what a machine's own servers may listen on
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now, never a default one of PostgreSQL, etcd, Patroni or the balancer."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in DEFAULT_PORTS:
-            return port
+    """A TCP port nothing listens on right now, never a default one of PostgreSQL, etcd, Patroni or the balancer, nor
+    one handed out lately (bench.harness.free_port)."""
+    return harness.free_port(avoid=DEFAULT_PORTS)
 
 
 def log_tail(log: Path, lines: int = 40) -> str:
