@@ -1,10 +1,9 @@
 """The organisers' area: authentication, dashboard, exports and the audit log.
 
-`setup` is the area's one entry point for the assembly: it wires the area's own parts, its pages (templates, the
-upload gate and the photo decoder), its JSON API and API document, the money pages, the dashboards, the control
-room (its shared figures and stream) and the exports. Its modules are imported when the area is set up, not with
-the package: a worker or a CLI command that takes one piece of it (accounts, the photo re-encoder) does not load
-the web area's templates and route tables."""
+`setup` is the area's one entry point for the assembly: it wires the area's own parts, its pages (templates), its
+JSON API and API document, the money pages, the dashboards, the control room (its shared figures and stream) and
+the exports. Its modules are imported when the area is set up, not with the package: a worker or a CLI command that
+takes one piece of it (accounts) does not load the web area's templates and route tables."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from aiohttp import web
 def setup(app: web.Application) -> None:
     from admin import (
         api,
+        candidate_media_api,
         control,
         dashboard,
         entries_api,
@@ -38,6 +38,7 @@ def setup(app: web.Application) -> None:
     pages.setup(app)  # templates first: every later page renders through them
     app.add_routes(api.routes)  # the JSON API, then its calls for entries, then its document of them both
     app.add_routes(entries_api.routes)
+    app.add_routes(candidate_media_api.routes)  # an organiser's own clip or photo for a candidate
     openapi.setup(app)
     app.add_routes(results.routes)  # the results key and signed sheets
     app.add_routes(settlements.routes)  # a contest's settlement and its signed statements

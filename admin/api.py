@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import money_fields, photos, signin, tier_fields, tokens
+from admin import money_fields, signin, tier_fields, tokens
 from admin.accounts import set_active_by_id
-from admin.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER
 from admin.pages.orders import order_filter
 from admin.totp_keys import TOTP_KEYS
 from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key, provider_names
@@ -26,7 +25,7 @@ from gateway.core.oversight import orders_admin
 from gateway.core.texts import shown_digits
 from gateway.core.voters import blocklist
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS
+from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS
 from gateway.kit.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
@@ -216,20 +215,6 @@ async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamRespon
         candidate = await contests_admin.set_candidate_status(sessions, actor, candidate_id, str(form["status"]))
     if candidate is None:
         raise DomainError("Send name and bio, or status.", code="nothing_to_change")
-    return web.json_response(candidate_json(candidate))
-
-
-@routes.post(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}/photo", name="api_admin_candidate_photo")
-@guarded("contests.write")
-async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """The image itself as the body (any content type: what it is is read from its bytes)."""
-    data = await request.read()
-    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
-                                                  int(request.match_info["candidate_id"]))  # scope first
-    jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_REENCODE], data)
-    sizes = await photos.sized_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_SIZER], jpeg)
-    candidate = await photos.attach(request.app[SESSIONS], actor, candidate.id,
-                                    request.app[SETTINGS].gateway_data_dir, jpeg, sizes)
     return web.json_response(candidate_json(candidate))
 
 

@@ -1,41 +1,30 @@
-"""Entries in the admin JSON API: the call for entries, the review queue and its decisions, and an organiser's
-replacement of a candidate's clip (a tus grant for an upload of their own, then the upload set once ready).
+"""Entries in the admin JSON API: the call for entries, the review queue and its decisions.
 
 The same rules as the pages: reading needs `contests.read`, deciding `contests.write`; an organiser sees only
 their own contests' entries (another's are 404, as a missing one)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from admin.api import PREFIX
-from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of, upload_json
+from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
 from gateway.core.entries import entries_review
-from gateway.core.errors import DomainError, NotFound
-from gateway.core.media import uploads
-from gateway.core.media.uploads import UploadView
-from gateway.core.media_storage import UploadGrant
-from gateway.db.models import Candidate, UploadKind
+from gateway.db.models import Candidate
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 
 CONTEST_ENTRIES = PREFIX + "/contests/{contest_id:[0-9]{1,9}}/entries"
-CANDIDATE_CLIP = PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}/clip"
 routes = web.RouteTableDef()
 
 
 def cid(request: web.Request) -> int:
     return int(request.match_info["contest_id"])
-
-
-def candidate_id(request: web.Request) -> int:
-    return int(request.match_info["candidate_id"])
 
 
 @routes.get(CONTEST_ENTRIES)
@@ -69,7 +58,8 @@ async def put_call(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 def candidate_json(candidate: Candidate) -> dict[str, Any]:
     return {"id": candidate.id, "contest_id": candidate.contest_id, **contests_admin.candidate_snapshot(candidate),
-            "clip_id": str(candidate.clip_id) if candidate.clip_id else None}
+            "clip_id": str(candidate.clip_id) if candidate.clip_id else None,
+            "photo_id": str(candidate.photo_id) if candidate.photo_id else None}
 
 
 @routes.post(PREFIX + "/entries/approve")
@@ -93,51 +83,3 @@ async def reject(request: web.Request, actor: Actor) -> web.StreamResponse:
     return web.json_response({"id": str(entry.id), "status": entry.status.value, "reason": entry.reason,
                               "decided_by": entry.decided_by,
                               "decided_at": entry.decided_at.isoformat() if entry.decided_at else None})
-
-
-def grant_json(grant: UploadGrant) -> dict[str, Any]:
-    return {"upload_id": grant.upload_id, "protocol": grant.protocol, "url": grant.url, "max_bytes": grant.max_bytes,
-            "expires_at": grant.expires_at.isoformat(), "fields": dict(grant.fields), "chunk_bytes": grant.chunk_bytes}
-
-
-@routes.post(CANDIDATE_CLIP + "/grant")
-@guarded("contests.write")
-async def clip_grant(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """A grant to upload a new clip for this candidate (the organiser's, so no phone number): send the file to
-    the storage with it, follow it at GET …/clip/uploads/{upload_id}, then PUT …/clip once it is ready."""
-    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor, candidate_id(request))  # scope
-    grant = await uploads.grant(request.app[SESSIONS], request.app[MEDIA_STORAGE], candidate.contest_id,
-                                UploadKind.CLIP, None, datetime.now(UTC))
-    return web.json_response(grant_json(grant), status=201)
-
-
-def upload_id_of(value: object) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise DomainError("No such clip upload for this contest.", code="unknown_upload", field="upload_id") from None
-
-
-@routes.get(CANDIDATE_CLIP + "/uploads/{upload_id}")
-@guarded("contests.write")
-async def clip_upload(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """Where an upload of this candidate's contest stands (received once the storage has it all, then ready or
-    refused with the reason)."""
-    sessions, storage = request.app[SESSIONS], request.app[MEDIA_STORAGE]
-    candidate = await contests_admin.candidate_of(sessions, actor, candidate_id(request))  # scope
-    upload = await uploads.upload_of(sessions, upload_id_of(request.match_info["upload_id"]))
-    if upload is None or upload.contest_id != candidate.contest_id or upload.kind is not UploadKind.CLIP:
-        raise NotFound("No such clip upload for this contest.", code="unknown_upload")
-    if await uploads.check_received(sessions, storage, upload):
-        upload = await uploads.upload_of(sessions, upload.id) or upload
-    return web.json_response(upload_json(UploadView.of(upload, storage, signed=True)))
-
-
-@routes.put(CANDIDATE_CLIP)
-@guarded("contests.write")
-async def set_clip(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """{"upload_id": …}: the candidate's clip from now on (409 until the upload is ready); the former one goes."""
-    upload_id = upload_id_of((await form_of(request)).get("upload_id"))
-    candidate = await entries_review.set_candidate_clip(request.app[SESSIONS], actor, candidate_id(request),
-                                                        upload_id, datetime.now(UTC))
-    return web.json_response(candidate_json(candidate))

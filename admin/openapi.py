@@ -32,7 +32,6 @@ SUMMARIES = {
     "/contests/{contest_id}/candidates/import": "Import candidates from CSV text (csv): all or nothing",
     "/contests/{contest_id}/candidates/order": "The public lists' order of candidates (order: every code once)",
     "/candidates/{candidate_id}": "Edit a candidate (name, bio) or its status (active|eliminated|hidden)",
-    "/candidates/{candidate_id}/photo": "Upload a photo: the image bytes as the body (JPEG, PNG, WebP; 5 MB)",
     "/orders": "Search orders (msisdn, reference, status, candidate, channel, provider, since, until)",
     "/orders/{order_id}": "An order with its provider events, messages and audit entries",
     "/orders/{order_id}/resend": "Queue an order's receipt again",
@@ -77,12 +76,14 @@ SUMMARIES = {
                         "none (409 naming the entry that could not be: decided already, its clip not ready); audited",
     "/entries/{entry_id}/reject": "Reject a pending entry (reason: required, at most 300 characters, texted to the "
                                   "candidate); audited",
-    "/candidates/{candidate_id}/clip/grant": "A tus grant to upload a new clip for the candidate (upload_id, url, "
-                                             "fields to send along, chunk_bytes)",
-    "/candidates/{candidate_id}/clip/uploads/{upload_id}": "Where that upload stands: granted, received, ready (its "
-                                                           "URLs) or refused (the reason)",
-    "/candidates/{candidate_id}/clip": "Replace the candidate's clip by a ready upload (upload_id); 409 until it is "
-                                       "ready; audited",
+    "/candidates/{candidate_id}/{kind}/grant": "A tus grant to upload a new clip or photo (kind: clip|photo) for the "
+                                               "candidate (upload_id, url, fields to send along, chunk_bytes): the "
+                                               "file goes to the media storage, never to this API",
+    "/candidates/{candidate_id}/{kind}/uploads/{upload_id}": "Where that upload stands: granted, received, ready "
+                                                             "(its URLs) or refused (the reason: a photo that is "
+                                                             "not a JPEG, PNG or WebP, a clip too long)",
+    "/candidates/{candidate_id}/{kind}": "Replace the candidate's clip or photo by a ready upload (upload_id); 409 "
+                                         "until it is ready; audited",
     "/contests/{contest_id}/settlement": "The contest's settlement now, per currency (gross, refunds, fees, "
                                          "commission, net, paid out, under way, balance, awaiting verification, "
                                          "payable) and its signed statements; minor units",
@@ -174,7 +175,7 @@ BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "pu
           ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol",
           ("/orders/{order_id}/refund", "post"): "Refund",
           ("/contests/{contest_id}/entries/call", "put"): "EntryCall", ("/entries/approve", "post"): "Approve",
-          ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/clip", "put"): "Clip",
+          ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/{kind}", "put"): "Media",
           ("/contests/{contest_id}/payouts", "post"): "PayoutRequest",
           ("/contests/{contest_id}/payouts/{payout_id}/approve", "post"): "PayoutApproval"}
 NOT_SIGNED: dict[str, Any] = {
@@ -209,8 +210,8 @@ PAYOUT_REQUEST = {"type": "object", "required": ["currency", "amount"], "propert
     "amount": {"type": "integer", "minimum": 1, "description": "minor units, at most the payable balance"}}}
 PAYOUT_APPROVAL = {"type": "object", "required": ["code"], "properties": {
     "code": {"type": "string", "description": "a fresh code of the approver's authenticator (never one used)"}}}
-CLIP = {"type": "object", "required": ["upload_id"], "properties": {
-    "upload_id": {"type": "string", "format": "uuid", "description": "from POST …/clip/grant, once ready"}}}
+MEDIA = {"type": "object", "required": ["upload_id"], "properties": {
+    "upload_id": {"type": "string", "format": "uuid", "description": "from POST …/{kind}/grant, once ready"}}}
 
 
 def document(app: web.Application, channels: Sequence[ChannelContestSettings],
@@ -237,7 +238,7 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings],
                            "schemas": {"ContestFields": contest_fields(channels, providers), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
                                        "Refund": REFUND, "EntryCall": ENTRY_CALL, "Approve": APPROVE,
-                                       "Reject": REJECT, "Clip": CLIP, "PayoutRequest": PAYOUT_REQUEST,
+                                       "Reject": REJECT, "Media": MEDIA, "PayoutRequest": PAYOUT_REQUEST,
                                        "PayoutApproval": PAYOUT_APPROVAL}}}
 
 

@@ -137,10 +137,8 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
             if request.method not in ("GET", "HEAD") and not request.get(BEARER_KEY, False):
                 form = await form_of(request) if request.content_type != "application/octet-stream" else {}
                 if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
-                    close_files(form)
                     return forbidden(request, "The form expired or did not come from this site; reload it.")
             if not allowed(actor.role, permission):
-                close_files(await form_of(request) if request.content_type == "multipart/form-data" else {})
                 return forbidden(request, f"The {actor.role} role may not do this.")
             try:
                 response = await handler(request, actor)
@@ -157,31 +155,6 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
         return wrapped
 
     return wrap
-
-
-UPLOAD_ROUTES = frozenset({"admin_candidate_photo", "api_admin_candidate_photo"})
-UPLOAD_SLACK = 64 * 1024  # the form's other fields and multipart framing around the file
-
-
-async def upload_gate(request: web.Request) -> int | None:
-    """The size a photo upload may have, for a signed-in account that may change contests; None for
-    any other request (which keeps the app's 64 KB cap and the refusal of multipart). No silent
-    refresh here: the handler's own check would then see a rotated token and revoke the session."""
-    from admin.photos import MAX_BYTES
-
-    if request.method != "POST" or request.match_info.route.name not in UPLOAD_ROUTES:
-        return None
-    actor = await identify(request, refresh_cookie=False)
-    if actor is None or not allowed(actor.role, "contests.write"):
-        return None
-    return MAX_BYTES + UPLOAD_SLACK
-
-
-def close_files(form: Mapping[str, Any]) -> None:
-    """Uploaded files of a refused form: their temporary files go now, not when collected."""
-    for value in form.values():
-        if isinstance(value, web.FileField):
-            value.file.close()
 
 
 def provider_names(request: web.Request) -> tuple[str, ...]:

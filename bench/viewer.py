@@ -28,29 +28,28 @@ from typing import Any
 import httpx
 from PIL import Image
 from playwright.async_api import Page, async_playwright
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from admin import photos
 from bench.harness import Stack, print_report, record, running_stack
 from bench.transcode import phone_clip
 from gateway.core.audit import Actor
-from gateway.core.entries.entries_review import set_candidate_clip
+from gateway.core.entries.candidate_media import set_candidate_media
 from gateway.core.media import uploads
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Candidate, Contest, ContestStatus, EntryCall, MediaUpload, UploadKind, UploadState
 from gateway.db.seed import ensure_tallies
 from gateway.kit.secret_rules import DEV_SECRET_KEY
 from media.local_storage import LocalStorage
-from media.photos import reencode, sized
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 OWNER = Actor(None, "bench@example.org", "owner")
 PHONE = {"width": 412, "height": 915}
 
 
-async def upload(stack: Stack, storage: LocalStorage, sessions: Any, contest_id: int, clip: bytes) -> uuid.UUID:
-    """As a browser does: a grant, then the clip in the grant's chunks to the media server."""
-    grant = await uploads.grant(sessions, storage, contest_id, UploadKind.CLIP, None, datetime.now(UTC))
+async def upload(stack: Stack, storage: LocalStorage, sessions: Any, contest_id: int, clip: bytes,
+                 kind: UploadKind = UploadKind.CLIP) -> uuid.UUID:
+    """As a browser does: a grant, then the file (a clip, or a photo) in the grant's chunks to the media server."""
+    grant = await uploads.grant(sessions, storage, contest_id, kind, None, datetime.now(UTC))
     headers = {"Authorization": grant.fields["authorization"], "Tus-Resumable": "1.0.0"}
     async with httpx.AsyncClient(timeout=60) as http:
         await http.post(grant.url, headers={**headers, "Upload-Length": str(len(clip))})
@@ -68,7 +67,7 @@ async def ready(sessions: Any, upload_ids: list[uuid.UUID], timeout: float) -> N
                                               .where(MediaUpload.id.in_(upload_ids)))).all()
             states = [row.state for row in rows]
             if UploadState.REFUSED in states:
-                raise SystemExit(f"a clip was refused: {[row.refusal for row in rows if row.refusal]}")
+                raise SystemExit(f"an upload was refused: {[row.refusal for row in rows if row.refusal]}")
             if states.count(UploadState.READY) == len(upload_ids):
                 return
             await asyncio.sleep(1)
@@ -99,34 +98,44 @@ async def video_contest(stack: Stack, candidates: int, seconds: int, scratch: Pa
             for i in range(candidates)]
     await ready(sessions, made, timeout=120 + seconds * 3 + candidates * 10)
     for candidate_id, upload_id in zip(ids, made, strict=True):
-        await set_candidate_clip(sessions, OWNER, candidate_id, upload_id, datetime.now(UTC))
-    await with_photo_and_call(sessions, stack.data_dir, contest.id, ids[0])
-    await results_contest(sessions, stack.data_dir, candidates)
+        await set_candidate_media(sessions, storage, OWNER, candidate_id, UploadKind.CLIP, upload_id, datetime.now(UTC))
+    await with_photo_and_call(stack, storage, sessions, contest.id, ids[0])
+    await results_contest(stack, storage, sessions, candidates)
     await engine.dispose()
     return f"{stack.base_url}/c/video-bench?lang=en", f"{stack.base_url}/c/video-bench/01?lang=en"
 
 
 def photo_of(seed: int) -> bytes:
-    """An organiser's photo as the admin area keeps it (800 x 600, some 55 KB: a camera's, re-encoded)."""
+    """A camera's photo (800 x 600 here, some 55 KB once the media worker has re-encoded it)."""
     picture = Image.effect_mandelbrot((800, 600), (-2.0 + seed / 50, -1.2, 1.0, 1.2), 100).convert("RGB")
     noise = Image.effect_noise((800, 600), 24).convert("RGB")
     out = io.BytesIO()
     Image.blend(picture, noise, 0.06).save(out, "JPEG", quality=92)
-    return reencode(out.getvalue())
+    return out.getvalue()
 
 
-async def with_photo_and_call(sessions: Any, data_dir: Path, contest_id: int, candidate_id: int) -> None:
+async def give_photos(stack: Stack, storage: LocalStorage, sessions: Any, contest_id: int,
+                      candidate_ids: list[int]) -> None:
+    """Each candidate's photo as an organiser gives it: to the media server, prepared by the media worker, set."""
+    made = [await upload(stack, storage, sessions, contest_id, photo_of(i), UploadKind.PHOTO)
+            for i in range(len(candidate_ids))]
+    await ready(sessions, made, timeout=60 + len(made) * 5)
+    for candidate_id, upload_id in zip(candidate_ids, made, strict=True):
+        await set_candidate_media(sessions, storage, OWNER, candidate_id, UploadKind.PHOTO, upload_id,
+                                  datetime.now(UTC))
+
+
+async def with_photo_and_call(stack: Stack, storage: LocalStorage, sessions: Any, contest_id: int,
+                              candidate_id: int) -> None:
     """The first candidate's photo (beside their clip on their page), and the contest's call for entries."""
-    jpeg = photo_of(0)
-    url = photos.store(data_dir, jpeg, sized(jpeg))
+    await give_photos(stack, storage, sessions, contest_id, [candidate_id])
     now = datetime.now(UTC)
     async with sessions.begin() as session:
-        await session.execute(update(Candidate).where(Candidate.id == candidate_id).values(photo_url=url))
         session.add(EntryCall(contest_id=contest_id, opens_at=now, closes_at=now + timedelta(days=7),
                               rules="One clip, your own work.", max_entries=None))
 
 
-async def results_contest(sessions: Any, data_dir: Path, candidates: int) -> None:
+async def results_contest(stack: Stack, storage: LocalStorage, sessions: Any, candidates: int) -> None:
     """A closed contest of `candidates` with photos: its page is its results."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
@@ -135,12 +144,13 @@ async def results_contest(sessions: Any, data_dir: Path, candidates: int) -> Non
                           currency="XAF", max_votes_per_order=100, providers=["mtn", "orange"])
         session.add(contest)
         await session.flush()
-        for i in range(1, candidates + 1):
-            jpeg = photo_of(i)
-            session.add(Candidate(contest_id=contest.id, code=f"{i:02d}", name=f"Candidate {i:02d}", position=i,
-                                  photo_url=photos.store(data_dir, jpeg, sized(jpeg))))
+        made = [Candidate(contest_id=contest.id, code=f"{i:02d}", name=f"Candidate {i:02d}", position=i)
+                for i in range(1, candidates + 1)]
+        session.add_all(made)
         await session.flush()
         await ensure_tallies(session, contest.id)
+        contest_id, ids = contest.id, [candidate.id for candidate in made]
+    await give_photos(stack, storage, sessions, contest_id, ids)
 
 
 class Counter:

@@ -1,11 +1,10 @@
 """Candidate photos re-encoded: recognised by their content (JPEG, PNG or WebP, whatever the name or type claimed),
 at most 5 MB and 12 megapixels (6 for WebP), decoded and re-encoded by Pillow as a fresh JPEG no larger than 800 px,
-so no metadata, trailing bytes or script survives. The media worker re-encodes an entry's photo with it, the admin
-area an organiser's (admin.photos, which stores them; the assembly hands it `reencode`, app key PHOTO_REENCODE).
+so no metadata, trailing bytes or script survives. The media worker re-encodes every photo with it, a candidate's
+own and an organiser's alike; no web process decodes one.
 
-A decode is bounded, as a web process may run it: the size is read from the header before any pixel is, a JPEG is
-decoded at the smallest scale that still gives 800 px (`draft`), other formats are reduced as soon as they are
-loaded.
+A decode is bounded all the same: the size is read from the header before any pixel is, a JPEG is decoded at the
+smallest scale that still gives 800 px (`draft`), other formats are reduced as soon as they are loaded.
 
 `sized` makes the smaller copies pages show (gateway.core.media_storage.PICTURE_SIZES) from the clean JPEG."""
 

@@ -1,10 +1,9 @@
 """The admin area's pages under /admin/: server-rendered forms that work on a phone, without JavaScript (but
-for a clip's upload, which goes from the browser straight to the media storage).
+for a clip's or a photo's upload, which goes from the browser straight to the media storage).
 One module per area; `setup` mounts them all."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -12,9 +11,8 @@ import jinja2
 from aiohttp import web
 
 from admin import money_fields, provider_words
-from admin.keys import ADMIN_TEMPLATES, PHOTO_DECODER, UPLOAD_GATE
-from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
-from admin.web import upload_gate
+from admin.keys import ADMIN_TEMPLATES
+from admin.pages import accounts, candidate_media, candidates, contests, entries, orders, signing_in
 from gateway.kit.compiled_templates import CompiledTemplates
 
 HERE = Path(__file__).parent.parent
@@ -29,13 +27,6 @@ def setup(app: web.Application) -> None:
     money_fields.add_to(aiohttp_jinja2.get_env(app, app_key=ADMIN_TEMPLATES))
     provider_words.add_to(aiohttp_jinja2.get_env(app, app_key=ADMIN_TEMPLATES))
     # In the order the routes were declared.
-    for area in (signing_in, contests, candidates, candidate_clip, entries, orders, accounts):
+    for area in (signing_in, contests, candidates, candidate_media, entries, orders, accounts):
         app.add_routes(area.routes)
     app.add_routes(money_fields.routes)
-    app[UPLOAD_GATE] = upload_gate
-    app[PHOTO_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decoder")
-    app.on_cleanup.append(stop_photo_decoder)
-
-
-async def stop_photo_decoder(app: web.Application) -> None:
-    app[PHOTO_DECODER].shutdown(wait=False, cancel_futures=True)

@@ -1,11 +1,11 @@
-"""Candidates: added one by one or from a CSV, shown or hidden, moved in the list, their photos."""
+"""Candidates: added one by one or from a CSV, shown or hidden, moved in the list; the photos organisers sent
+before photos went through the media storage, still served while their candidate is shown."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from admin import photos
-from admin.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER
 from admin.pages.contests import contest_id, show_contest
 from admin.pages.rendering import see_other
 from admin.web import (
@@ -64,27 +64,6 @@ async def candidate_move(request: web.Request, actor: Actor) -> web.StreamRespon
     form = await form_of(request)
     candidate = await contests_admin.move_candidate(
         request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("direction", "")))
-    raise see_other(f"/admin/contests/{candidate.contest_id}")
-
-
-@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/photo", name="admin_candidate_photo")
-@guarded("contests.write")
-async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
-    form = await form_of(request)
-    upload = form.get("photo")
-    data = b""
-    if isinstance(upload, web.FileField):
-        with upload.file:
-            data = upload.file.read(photos.MAX_BYTES + 1)
-    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
-                                                  int(request.match_info["candidate_id"]))  # scope first
-    try:
-        jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_REENCODE], data)
-    except DomainError as exc:
-        return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
-    sizes = await photos.sized_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_SIZER], jpeg)
-    await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg,
-                        sizes)
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 

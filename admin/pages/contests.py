@@ -29,7 +29,7 @@ from gateway.core.market import countries, market_of, wall_clock
 from gateway.core.providers import Providers
 from gateway.core.texts import babel_locale
 from gateway.db.models import Contest
-from gateway.kit.keys import PROVIDERS, SESSIONS
+from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, SESSIONS
 
 routes = web.RouteTableDef()
 
@@ -227,7 +227,8 @@ async def show_contest(request: web.Request, actor: Actor, cid: int, error: str 
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
         "holds": await hold_figures.holds_by_rule(request.app[SESSIONS], contest.id),
-        "error": error, "notice": notice}, actor, status)
+        "error": error, "notice": notice}, actor, status,
+        media_from=request.app[MEDIA_STORAGE].files_origin)  # the candidates' photos, where the storage keeps them
 
 
 @routes.get("/admin/contests/{contest_id:[0-9]{1,9}}/edit")

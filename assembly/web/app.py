@@ -19,8 +19,6 @@ from admin.keys import (
     CONTEST_SETTINGS,
     FAILED_MESSAGES,
     LEVELS_SOURCE,
-    PHOTO_REENCODE,
-    PHOTO_SIZER,
     WATCHED_PASSES,
 )
 from assembly import channel_list, provider_list
@@ -75,7 +73,6 @@ from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_SESSIONS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
-from media.photos import reencode, sized
 from payments.callbacks import COUNT_BATCHES, SERVICE_LEVELS
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
@@ -166,8 +163,6 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     """The media storage: grants and URLs only, no file passes through a web process."""
     app[MEDIA_STORAGE] = build_storage(settings_of(app, Settings), app[HTTP])
-    app[PHOTO_REENCODE] = reencode  # an organiser's photos (admin.photos), decoded in this process
-    app[PHOTO_SIZER] = sized
     yield
 
 

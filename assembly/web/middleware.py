@@ -15,7 +15,6 @@ from aiohttp.typedefs import Handler, Middleware
 from aiohttp.web_urldispatcher import AbstractResource
 from sqlalchemy.exc import DBAPIError
 
-from admin.keys import UPLOAD_GATE
 from assembly.cpu.accounts import SPENT, Accounted, CpuAccounts, Spent
 from assembly.cpu.parts import OTHER, part_of_module
 from assembly.logs import request_id
@@ -151,10 +150,6 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     if not request.body_exists or request.match_info.http_exception is not None:
         return await handler(request)
     seconds = request.app[SETTINGS].request_body_seconds
-    gate = request.app.get(UPLOAD_GATE)
-    allowed = await gate(request) if gate is not None else None
-    if allowed is not None:  # a signed-in upload (admin photos): larger, multipart, read by its handler
-        return await upload_within(request.clone(client_max_size=allowed), handler, seconds * 6)
     if request.content_type == "multipart/form-data":
         return error_body(415, "unsupported_media_type", "Send forms url-encoded and data as JSON.")
     try:
@@ -169,15 +164,3 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
         request.protocol.force_close()  # now (after the answer is flushed), not after reading the rest for a while
         return response
     return await handler(request)
-
-
-async def upload_within(request: web.Request, handler: Handler, seconds: float) -> web.StreamResponse:
-    """An upload's handler reads (and parses) its body itself; the whole of it must end within `seconds`."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await handler(request)
-    except TimeoutError:
-        log.info("upload %s %s not done within %g s", request.method, request.path, seconds)
-        response = error_body(408, "body_timeout", f"The upload did not arrive within {seconds:g} s.")
-        response.force_close()
-        return response

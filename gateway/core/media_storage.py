@@ -79,7 +79,7 @@ TILE_SIZES = (PictureSize(96, True), PictureSize(192, True))
 PHOTO_SIZES = (PictureSize(320, False), PictureSize(640, False))
 PICTURE_SIZES = (*TILE_SIZES, *PHOTO_SIZES)
 SIZED = ("photo.jpg", "poster.jpg")  # the made files that are also made at PICTURE_SIZES
-OWN_PHOTOS = "/photos/"  # an organiser's photos, which the site keeps and serves itself (admin.photos)
+OWN_PHOTOS = "/photos/"  # photos organisers sent before they went through the storage: the site serves them
 
 
 def sized_url(storage: MediaStorage, url: str, size: PictureSize) -> str | None:

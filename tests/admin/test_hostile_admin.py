@@ -20,7 +20,7 @@ ROUTES = {
     ("GET", "/admin/contests/{contest_id}/edit"),
     ("POST", "/admin/contests/{contest_id}/edit"), ("POST", "/admin/contests/{contest_id}/{action}"),
     ("POST", "/admin/contests/{contest_id}/candidates"), ("POST", "/admin/contests/{contest_id}/candidates/import"),
-    ("POST", "/admin/candidates/{candidate_id}/status"), ("POST", "/admin/candidates/{candidate_id}/photo"),
+    ("POST", "/admin/candidates/{candidate_id}/status"), ("GET", "/admin/candidates/{candidate_id}/photo"),
     ("GET", "/photos/{name}"), ("GET", "/admin/audit"), ("GET", "/admin/orders"), ("GET", "/admin/orders/{order_id}"),
     ("POST", "/admin/orders/{order_id}/resend"), ("GET", "/admin/review"), ("POST", "/admin/review/{order_id}"),
     ("POST", "/admin/orders/{order_id}/refund"), ("POST", "/api/v1/admin/orders/{order_id}/refund"),
@@ -34,7 +34,7 @@ ROUTES = {
     ("PUT", "/api/v1/admin/contests/{contest_id}"), ("POST", "/api/v1/admin/contests/{contest_id}/{action}"),
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates"),
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates/import"),
-    ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
+    ("PATCH", "/api/v1/admin/candidates/{candidate_id}"),
     ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"), ("GET", "/admin/accounts"),
     ("POST", "/admin/accounts/{admin_id}/{action}"), ("POST", "/api/v1/admin/accounts/{admin_id}/{action}"),
     ("POST", "/admin/candidates/{candidate_id}/move"),
@@ -65,10 +65,11 @@ ROUTES = {
     ("GET", "/api/v1/admin/contests/{contest_id}/exports/entries.{fmt}"),
     ("GET", "/api/v1/admin/contests/{contest_id}/entries"), ("GET", "/api/v1/admin/contests/{contest_id}/entries/call"),
     ("PUT", "/api/v1/admin/contests/{contest_id}/entries/call"), ("POST", "/api/v1/admin/entries/approve"),
-    ("POST", "/api/v1/admin/entries/{entry_id}/reject"), ("POST", "/api/v1/admin/candidates/{candidate_id}/clip/grant"),
-    ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
-    ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"), ("GET", "/admin/candidates/{candidate_id}/clip"),
-    ("GET", "/admin/static/clip.js"), ("GET", "/admin/static/money.js"), ("GET", "/admin/static/market.js"),
+    ("POST", "/api/v1/admin/entries/{entry_id}/reject"),
+    ("POST", "/api/v1/admin/candidates/{candidate_id}/{kind}/grant"),
+    ("GET", "/api/v1/admin/candidates/{candidate_id}/{kind}/uploads/{upload_id}"),
+    ("PUT", "/api/v1/admin/candidates/{candidate_id}/{kind}"), ("GET", "/admin/candidates/{candidate_id}/clip"),
+    ("GET", "/admin/static/candidate_upload.js"), ("GET", "/admin/static/money.js"), ("GET", "/admin/static/market.js"),
     # settlements
     ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
     ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),
@@ -118,8 +119,9 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 
 def concrete(path: str, value: str) -> str:
+    kind = "orders" if "/exports/" in path else "photo" if "/candidates/" in path else "numbers"
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
-                       kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
+                       kind=kind, fmt="csv", sheet_id=value,
                        entry_id=value, upload_id=value, statement_id=value, payout_id=value, code=value,
                        number=value)
 

@@ -1,7 +1,7 @@
-"""An organiser replaces a candidate's clip from the admin area in a real browser (Debian's Chromium, headless,
-phone-sized): the page's script sends the file straight to the media server in chunks, follows its preparation
-by the media worker and sets it; the candidate's public page then plays the new clip. Screenshot in
-tests/artifacts/."""
+"""An organiser replaces a candidate's clip, then their photo, from the admin area in a real browser (Debian's
+Chromium, headless, phone-sized): the page's script sends each file straight to the media server in chunks, follows
+its preparation by the media worker and sets it; the candidate's public page then plays the new clip beside the new
+photo. Screenshots in tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
@@ -33,10 +34,10 @@ async def received_upload(sessions: Sessions) -> MediaUpload:
         if found is not None:
             return found
         await asyncio.sleep(0.1)
-    raise AssertionError("the clip never reached the media server")
+    raise AssertionError("the file never reached the media server")
 
 
-async def test_an_organiser_replaces_a_candidates_clip_from_a_phone(
+async def test_an_organiser_replaces_a_candidates_clip_and_photo_from_a_phone(
         show: Show, browser: Browser, sessions: Sessions, tmp_path: Path) -> None:
     admin = await signed_in_owner(show, browser, sessions, viewport={"width": 412, "height": 915})
     problems: list[str] = []
@@ -64,7 +65,29 @@ async def test_an_organiser_replaces_a_candidates_clip_from_a_phone(
     assert upload.id.hex[:8] in (await player.get_attribute("src") or "").replace("-", "")
     await shot(admin, "admin-clip-replaced")
 
+    await admin.goto(f"{show.url}/admin/contests/{demo}")
+    await admin.get_by_role("row", name=re.compile(candidate.name)).get_by_role("link", name="Photo").click()
+    await expect(admin.get_by_role("heading", name=f"Photo of {candidate.name} (01)")).to_be_visible()
+    picture = tmp_path / "me.png"
+    Image.new("RGB", (1200, 1600), (30, 120, 200)).save(picture, format="PNG")
+    await admin.get_by_label("A new photo (JPEG, PNG or WebP; at most 5 MB)").set_input_files(str(picture))
+    await admin.get_by_role("button", name="Replace the photo").click()
+    photo = await received_upload(sessions)
+    await expect(admin.get_by_text("The photo is being prepared")).to_be_visible()
+    assert await process_upload(show.job, photo.id) == "ready"
+    await expect(admin).to_have_url(f"{show.url}/admin/contests/{demo}", timeout=20_000)
+    async with sessions() as session:
+        assert await session.scalar(select(Candidate.photo_id).where(Candidate.id == candidate.id)) == photo.id
+    listed = admin.get_by_role("row", name=re.compile(candidate.name)).locator("img")  # from the media server
+    await expect(listed).to_have_js_property("complete", True)
+    assert await listed.evaluate("img => img.naturalWidth") > 0, "the contest page's list did not show the photo"
+    await shot(admin, "admin-photo-replaced")
+
     viewer = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
     await viewer.goto(f"{show.url}/c/demo/01?lang=en")
     assert await plays_past(viewer.locator("video"), 0.2), "the new clip did not play on the candidate page"
+    shown = viewer.locator("img.cand-photo")
+    assert str(photo.id) in (await shown.get_attribute("srcset") or "")
+    await expect(shown).to_have_js_property("complete", True)
+    assert await shown.evaluate("img => img.naturalWidth") > 0, "the new photo did not load on the candidate page"
     assert problems == []

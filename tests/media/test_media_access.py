@@ -14,9 +14,10 @@ from sqlalchemy import update
 
 from assembly.worker.job_runtime import JobContext
 from gateway.core.audit import Actor
-from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
+from gateway.core.contests.contests_admin import set_candidate_status
+from gateway.core.entries.candidate_media import set_candidate_media
 from gateway.core.entries.entering import EntryView, entry_view, replace_clip
-from gateway.core.entries.entries_review import approve_entries, list_entries, reject_entry, set_candidate_clip
+from gateway.core.entries.entries_review import approve_entries, list_entries, reject_entry
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
 from media.local_storage import LocalStorage
@@ -92,13 +93,16 @@ async def test_a_hidden_candidates_photo_and_replaced_clip_stay_withheld_and_the
     assert await status(entering, candidate.photo_url) == 404  # the photo is withheld with its candidate
     # The organiser replaces the hidden candidate's clip: neither the former nor the new one plays.
     new = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.CLIP, None, attached=False)
-    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    await set_candidate_media(sessions, storage, OWNER, candidate.id, UploadKind.CLIP, new, datetime.now(UTC))
     assert await status(entering, clip) == 404 and await status(entering, f"{new}/360p.mp4") == 404
     await set_candidate_status(sessions, OWNER, candidate.id, "active")  # shown again: their clip as it is now
     assert await status(entering, f"{new}/360p.mp4") == 200 and await status(entering, candidate.photo_url) == 200
     assert await status(entering, clip) == 404  # the replaced one never comes back
-    await set_candidate_photo(sessions, OWNER, candidate.id, "/photos/" + "0" * 32 + ".jpg")
+    own = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.PHOTO, None, attached=False)
+    assert await status(entering, f"{own}/photo.jpg") == 404  # the organiser's photo, not set yet
+    await set_candidate_media(sessions, storage, OWNER, candidate.id, UploadKind.PHOTO, own, datetime.now(UTC))
     assert await status(entering, photo) == 404  # nor the entry's photo the organiser replaced
+    assert await status(entering, f"{own}/photo.jpg") == 200  # the organiser's own, shown with the candidate
 
 
 async def test_the_candidate_and_the_organiser_watch_a_pending_entry_on_signed_links_only(
@@ -171,13 +175,14 @@ async def test_a_replaced_clip_or_photo_is_refused_at_once_on_the_links_handed_o
     # Approved, then its clip and photo replaced by the organiser: the links the entry's page gave are refused.
     [candidate] = await approve_entries(sessions, storage, OWNER, [entry.id], datetime.now(UTC))
     new = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.CLIP, None, attached=False)
-    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    await set_candidate_media(sessions, storage, OWNER, candidate.id, UploadKind.CLIP, new, datetime.now(UTC))
     assert [await status(entering, link) for link in approved] == [404, 404, 200]
     assert await status(entering, f"{again}/360p.mp4") == 404
     assert await status(entering, f"{new}/360p.mp4") == 200  # the new clip plays, to anyone
     fresh = await entry_view(sessions, storage, registry_of(), entry.id, token)  # the entry's page: the new clip
     assert fresh.clip.id == new and [await status(entering, link) for link in links_of(fresh)] == [200] * 3
-    await set_candidate_photo(sessions, OWNER, candidate.id, "/photos/" + "1" * 32 + ".jpg")
+    own = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.PHOTO, None, attached=False)
+    await set_candidate_media(sessions, storage, OWNER, candidate.id, UploadKind.PHOTO, own, datetime.now(UTC))
     assert [await status(entering, link) for link in links_of(fresh)] == [200, 200, 404]
 
 
@@ -190,7 +195,7 @@ async def test_the_sweep_removes_a_rejected_entrys_files_and_a_replaced_clip_aft
     [candidate] = await approve_entries(sessions, storage, OWNER, [approved.id], datetime.now(UTC))
     new = await a_ready_upload(sessions, storage, tmp_path, approved.contest_id, UploadKind.CLIP, None,
                                attached=False)
-    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    await set_candidate_media(sessions, storage, OWNER, candidate.id, UploadKind.CLIP, new, datetime.now(UTC))
     let_go = [rejected.clip_id, rejected.photo_id, approved.clip_id]
     assert (await media_sweep(media_job)).startswith("requeued 0, removed 0")  # a day's grace first
     assert all(storage.made(str(upload_id)).exists() for upload_id in let_go)

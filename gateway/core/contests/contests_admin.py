@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
@@ -44,7 +44,6 @@ from gateway.db.models import (
     Contest,
     ContestOrganiser,
     ContestStatus,
-    MediaUpload,
     Tally,
 )
 from gateway.db.seed import ensure_tallies
@@ -375,18 +374,4 @@ async def candidate_of(sessions: Sessions, actor: Actor, candidate_id: int) -> C
         if candidate is None:
             raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
         await contest_in_scope(session, actor, candidate.contest_id)
-    return candidate
-
-
-async def set_candidate_photo(sessions: Sessions, actor: Actor, candidate_id: int, photo_url: str) -> Candidate:
-    async with sessions.begin() as session:
-        candidate = await _candidate(session, actor, candidate_id)
-        before = candidate_snapshot(candidate)
-        if candidate.photo_id is not None:  # an entry's photo, replaced: withheld at once, swept a day later
-            await session.execute(update(MediaUpload).where(MediaUpload.id == candidate.photo_id)
-                                  .values(attached_at=None))
-            await uploads.note_access(session, candidate.photo_id)
-        candidate.photo_url, candidate.photo_id = photo_url, None
-        await audit.record(session, actor, "candidate.photo", f"candidate:{candidate.id}", before=before,
-                           after=candidate_snapshot(candidate))
     return candidate

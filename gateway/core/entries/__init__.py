@@ -9,6 +9,8 @@ The wing consists of:
   on a number proven by a one-time code.
 - ``entries_review`` - the organiser's side: open the call, review the entries, approve them (each becomes a
   candidate with the next free code, its clip and photo) or reject them with a reason the candidate is told.
+- ``candidate_media`` - an organiser's own clip or photo for a candidate, sent to the storage and prepared as an
+  entry's are, set once ready.
 - ``entry_slots`` - which entries take one of a call's places (an unpaid one only for a while).
 - ``entry_fees`` - an entry's fee, paid as a vote is: an order that buys the entry instead of votes.
 - ``entry_texts`` - what a candidate is texted: the code, the decision.

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contests.contest_drafts import next_codes
-from gateway.core.contests.contests_admin import candidate_of, candidate_snapshot, next_position, taken_codes
+from gateway.core.contests.contests_admin import candidate_snapshot, next_position, taken_codes
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
-from gateway.core.media.uploads import ORPHAN_AFTER, UploadView, note_access
+from gateway.core.media.uploads import UploadView, note_access
 from gateway.core.media_storage import MediaStorage
 from gateway.core.outbox import emit
 from gateway.db.engine import Sessions
@@ -34,7 +34,6 @@ from gateway.db.models import (
     EntryCall,
     EntryStatus,
     MediaUpload,
-    UploadKind,
     UploadState,
 )
 from gateway.db.seed import ensure_tallies
@@ -170,7 +169,7 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
             photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
             code = next_codes(await taken_codes(session, contest.id), 1)[0]
             candidate = Candidate(contest_id=contest.id, code=code, name=entry.name, bio=entry.bio,
-                                  clip_id=clip.id, photo_id=entry.photo_id, photo_url=_photo_of(photo, storage),
+                                  clip_id=clip.id, photo_id=entry.photo_id, photo_url=photo_url_of(photo, storage),
                                   position=await next_position(session, contest.id))
             session.add(candidate)
             await session.flush()
@@ -185,8 +184,8 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
     return made
 
 
-def _photo_of(photo: MediaUpload | None, storage: MediaStorage) -> str | None:
-    """The candidate's photo where the storage serves it (a photo still being processed: none, for now)."""
+def photo_url_of(photo: MediaUpload | None, storage: MediaStorage) -> str | None:
+    """A candidate's photo where the storage serves it (a photo still being processed: none, for now)."""
     if photo is None or photo.state is not UploadState.READY or not photo.files:
         return None
     return UploadView.of(photo, storage).urls.get("photo")
@@ -197,7 +196,7 @@ async def photo_ready(sessions: Sessions, storage: MediaStorage, upload_id: uuid
     candidate, still without one, takes it."""
     async with sessions.begin() as session:
         photo = await session.get(MediaUpload, upload_id)
-        url = _photo_of(photo, storage)
+        url = photo_url_of(photo, storage)
         if url is None:
             return
         await session.execute(update(Candidate).where(
@@ -218,30 +217,3 @@ async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, re
         await audit.record(session, actor, "entry.reject", f"entry:{entry.id}", after={"reason": kept})
         await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
     return entry
-
-
-async def set_candidate_clip(sessions: Sessions, actor: Actor, candidate_id: int, upload_id: uuid.UUID,
-                             now: datetime) -> Candidate:
-    """An organiser's replacement of a candidate's clip: an upload of theirs that is ready."""
-    candidate = await candidate_of(sessions, actor, candidate_id)
-    async with sessions.begin() as session:
-        upload = await session.get(MediaUpload, upload_id, with_for_update=True)
-        # An organiser's own upload (granted to no phone), young enough that the orphan sweep cannot be removing it.
-        if (upload is None or upload.contest_id != candidate.contest_id or upload.kind is not UploadKind.CLIP
-                or upload.attached_at is not None or upload.msisdn is not None
-                or upload.created_at < now - ORPHAN_AFTER / 2):
-            raise DomainError("No such clip upload for this contest.", code="unknown_upload", field="clip")
-        if upload.state is not UploadState.READY:
-            raise Conflict("That clip is not ready yet (or was refused).", code="clip_not_ready", field="clip")
-        row = await session.get(Candidate, candidate.id, with_for_update=True)
-        assert row is not None
-        before = row.clip_id
-        if before is not None:
-            former = await session.get(MediaUpload, before)
-            if former is not None:
-                former.attached_at = None  # the orphan sweep removes it
-        row.clip_id, upload.attached_at = upload.id, now
-        await note_access(session, before, upload.id)  # the former withheld at once; the new one as its candidate
-        await audit.record(session, actor, "candidate.clip", f"candidate:{row.id}",
-                           before={"clip": str(before) if before else None}, after={"clip": str(upload.id)})
-    return row

@@ -128,8 +128,9 @@ class Candidate(Base):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     # Its clip (a processed media_uploads row): from its approved entry, or set by an organiser.
     clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"), index=True)
-    # The photo upload behind photo_url (its approved entry's), None for an organiser's own photo: viewers may
-    # fetch it only while the candidate is shown.
+    # The photo upload behind photo_url (its approved entry's, or one an organiser sent), None for a photo an
+    # organiser sent before photos went through the storage (admin.photos): viewers may fetch it only while the
+    # candidate is shown.
     photo_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"),
                                                        index=True)
 
@@ -138,7 +139,7 @@ class Candidate(Base):
     __table_args__ = (
         UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
         CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
-        Index("ix_candidates_photo_url", "photo_url"),  # an organiser's photo is served while its candidate is shown
+        Index("ix_candidates_photo_url", "photo_url"),  # an older organiser's photo: served while its candidate is shown
     )
 
 

@@ -1,19 +1,23 @@
 """Pictures in the sizes pages show them: a phone fetches a candidate's photo as a small square beside their clip,
-and the contest page's tiles as small copies of the posters, never the 800 px photo; a photo stored before sizes
-still shows."""
+and the contest page's tiles as small copies of the posters, never the 800 px photo; a photo the site kept itself
+(an organiser's, sent before photos went through the media storage) the same, and one stored before sizes still
+shows. (An organiser's photo today: tests/media/test_organiser_photos.py.)"""
 
 from __future__ import annotations
 
 import io
 import re
+import uuid
 from html import unescape
 
 from aiohttp.test_utils import TestClient
 from PIL import Image
+from sqlalchemy import update
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from tests.admin.accounts import api_tokens, bearer, make_account
+from gateway.db.models import Candidate
+from media.photos import reencode, sized
 from tests.channels.web.candidate_clips import FILES_URL, candidate_id, give_clip
 from tests.factories import make_contest
 
@@ -26,6 +30,21 @@ def photo_jpeg(width: int = 800, height: int = 600) -> io.BytesIO:
     return out
 
 
+async def organisers_older_photo(sessions: Sessions, settings: Settings, candidate: int) -> str:
+    """A photo an organiser sent before photos went through the media storage, as the site kept it: re-encoded, in
+    the data folder with its small copies beside it, served by the site itself; its URL."""
+    jpeg = reencode(photo_jpeg().getvalue())
+    name = uuid.uuid4().hex + ".jpg"
+    folder = settings.gateway_data_dir / "photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    for size, copy in sized(jpeg).items():
+        (folder / size.name_of(name)).write_bytes(copy)
+    (folder / name).write_bytes(jpeg)
+    async with sessions.begin() as session:
+        await session.execute(update(Candidate).where(Candidate.id == candidate).values(photo_url=f"/photos/{name}"))
+    return f"/photos/{name}"
+
+
 def img_attributes(html: str, css_class: str) -> dict[str, str]:
     tag = re.search(rf'<img class="{css_class}"[^>]*>', html)
     assert tag, html
@@ -36,11 +55,7 @@ async def test_the_photo_beside_a_clip_comes_in_small_sizes_that_are_served(
         client: TestClient, sessions: Sessions, settings: Settings) -> None:
     contest = await make_contest(sessions, slug="gala", candidates=2)
     await give_clip(sessions, contest, "01")
-    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
-    stored = await client.post(f"/api/v1/admin/candidates/{await candidate_id(sessions, contest, '01')}/photo",
-                               data=photo_jpeg(), headers={**owner, "Content-Type": "application/octet-stream"})
-    assert stored.status == 200, await stored.text()
-    original = (await stored.json())["photo_url"]
+    original = await organisers_older_photo(sessions, settings, await candidate_id(sessions, contest, "01"))
     html = await (await client.get("/c/gala/01", params={"lang": "en"})).text()
     img = img_attributes(html, "cand-photo small")
     assert img["width"] == img["height"] == "96" and img["sizes"] == "96px"
@@ -55,8 +70,8 @@ async def test_the_photo_beside_a_clip_comes_in_small_sizes_that_are_served(
             assert picture.size == (int(width[:-1]),) * 2
         assert len(body) < len(original_bytes) / 3
     # A photo stored before sizes were made: its sized addresses serve the original, so it still shows.
-    for sized in (settings.gateway_data_dir / "photos").glob("*-*.jpg"):
-        sized.unlink()
+    for copy in (settings.gateway_data_dir / "photos").glob("*-*.jpg"):
+        copy.unlink()
     assert await (await client.get(candidates["192w"])).read() == original_bytes
 
 

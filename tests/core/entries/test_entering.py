@@ -44,6 +44,7 @@ from tests.fakes.africastalking import FakeAt
 from tests.media.code_requests import ask_code
 from tests.media.conftest import Entering
 from tests.media.test_processing import make_clip
+from tests.media.tus_sending import send_by_tus
 
 PHONE = "+237670001122"
 OWNER = Actor(None, "owner@example.org", "owner")
@@ -78,14 +79,7 @@ async def upload(entering: Entering, slug: str, proof: str, data: bytes, kind: s
     granted = await entering.web.post(f"/api/v1/contests/{slug}/entries/uploads", json={"proof": proof, "kind": kind})
     assert granted.status == 201, await granted.text()
     grant = await granted.json()
-    path = grant["url"].split("://", 1)[1].split("/", 1)[1]
-    auth = {"Authorization": grant["fields"]["authorization"], "Tus-Resumable": "1.0.0"}
-    await entering.media.post(f"/{path}", headers={**auth, "Upload-Length": str(len(data))})
-    half = len(data) // 2
-    for start, end in ((0, half), (half, len(data))):
-        sent = await entering.media.patch(f"/{path}", data=data[start:end], headers={
-            **auth, "Upload-Offset": str(start), "Content-Type": "application/offset+octet-stream"})
-        assert sent.status == 204
+    await send_by_tus(entering.media, grant, data)
     return str(grant["upload_id"])
 
 

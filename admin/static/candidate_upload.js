@@ -1,11 +1,11 @@
-/* Replacing a candidate's clip: a grant from the admin API, the file straight to the media storage
-   (window.BallotUploads, the public site's uploader), its preparation followed, then set as the clip. ES5. */
+/* Replacing a candidate's clip or photo: a grant from the admin API, the file straight to the media storage
+   (window.BallotUploads, the public site's uploader), its preparation followed, then set as the candidate's. ES5. */
 (function () {
   'use strict';
   function $(id) { return document.getElementById(id); }
-  var form = $('clip-form');
+  var form = $('upload-form');
   if (!form || !window.BallotUploads) { return; }
-  var data = JSON.parse($('clip-data').textContent), S = JSON.parse($('clip-strings').textContent);
+  var data = JSON.parse($('upload-data').textContent), S = JSON.parse($('upload-strings').textContent);
   var request = window.BallotUploads.request;
   function fill(text, values) {
     return String(text || '').replace(/\{(\w+)\}/g, function (m, key) { return key in values ? values[key] : m; });
@@ -35,11 +35,11 @@
   form.hidden = false;
   form.addEventListener('submit', function (event) {
     event.preventDefault();
-    var error = $('clip-error'), button = form.querySelector('button');
+    var error = $('upload-error'), button = form.querySelector('button');
     error.hidden = true; button.disabled = true;
     api('POST', data.grant, { csrf_token: data.csrf_token }).then(function (grant) {
       var bar = $('progress'); bar.hidden = false;
-      return window.BallotUploads.send(grant, $('clip-file').files[0], function (part) {
+      return window.BallotUploads.send(grant, $('upload-file').files[0], function (part) {
         bar.value = Math.round(part * 100); state(fill(S.uploading, { percent: bar.value }));
       }, function () { state(S.retrying); }).then(function () { return prepared(grant.upload_id); });
     }).then(function (uploadId) {
