@@ -47,8 +47,8 @@ async def photo_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     sessions, storage = request.app[SESSIONS], request.app[MEDIA_STORAGE]
     candidate = await contests_admin.candidate_of(sessions, actor, int(request.match_info["candidate_id"]))
     upload = await uploads.upload_of(sessions, candidate.photo_id) if candidate.photo_id else None
-    # The storage's signed link shows a hidden candidate's photo to the organiser too; a photo sent before photos
-    # went through the storage is the site's own, at its URL.
+    # On a signed link, as the clip page's clip (a hidden candidate's is taken down on every link); a photo sent
+    # before photos went through the storage is the site's own, at its URL.
     shown = UploadView.of(upload, storage, signed=True).urls.get("photo") if upload else candidate.photo_url
     return render(request, "candidate_photo.html", {
         "candidate": candidate, "photo": shown, "data": script_data(candidate, "photo")},

@@ -25,9 +25,10 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; for
 def render(request: web.Request, template: str, context: Mapping[str, Any], actor: Actor | None = None,
            status: int = 200, media_from: str | None = None, uploads_to: str | None = None) -> web.Response:
     """A page with its CSRF token, strict security headers and nothing cached. `media_from`: the origin of the
-    media storage's files, for a page that shows clips and posters (the entries' review), and only that page;
-    `uploads_to`: the storage's upload origin, for the one page whose script sends a clip there (and its own
-    scripts, which no other admin page runs but the dashboard)."""
+    media storage's files, for the pages that show clips, posters or photos kept there (the entries' review, a
+    contest's candidates, a candidate's clip and photo pages), and only those; `uploads_to`: the storage's upload
+    origin, for the pages whose script sends a clip or a photo there (and their own scripts, which no other admin
+    page runs but the dashboard)."""
     is_secure = secure(request)
     cookie, fresh = csrf.cookie_of(request, is_secure)
     lang = texts.language_of(request)

@@ -190,7 +190,8 @@ async def test_no_admin_route_takes_a_file_even_from_a_signed_in_owner(entering:
     # The photo's bytes as the body, as the API once took them: no such route now.
     posted = await entering.web.post(f"{API}/{candidate_id}/photo", data=io.BytesIO(image),
                                      headers={**owner, "Content-Type": "application/octet-stream"})
-    assert posted.status == 405
+    assert posted.status == 405 and "PUT" in posted.headers["Allow"]
+    assert (await posted.json())["error"]["code"] == "method_not_allowed"  # the way now: a grant, then PUT
     too_big = await entering.web.put(f"{API}/{candidate_id}/photo", headers=owner,
                                      json={"upload_id": "x" * 100_000})
     assert too_big.status == 413  # the 64 KB cap, for an owner too

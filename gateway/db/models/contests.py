@@ -139,7 +139,7 @@ class Candidate(Base):
     __table_args__ = (
         UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
         CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
-        Index("ix_candidates_photo_url", "photo_url"),  # an older organiser's photo: served while its candidate is shown
+        Index("ix_candidates_photo_url", "photo_url"),  # an older organiser photo: served while its candidate is shown
     )
 
 
