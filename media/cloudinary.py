@@ -172,7 +172,7 @@ class CloudinaryStorage:
         been."""
         found = await self.notice(upload_id)
         if found is not None:
-            await note(sessions, found)
+            await note(sessions, self, found)
         return True
 
     async def withhold(self, upload_id: str, hidden: bool, taken_down: bool = False) -> None:

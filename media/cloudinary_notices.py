@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gateway.core.entries.entries_review import photo_ready
 from gateway.core.media import uploads
-from gateway.core.media_storage import MadeFiles, file_key
+from gateway.core.media_storage import MadeFiles, MediaStorage, file_key
 from gateway.db.engine import Sessions
+from gateway.db.models import UploadKind
 from media.clip_rules import ClipFacts, refusal
 from media.cloudinary_api import made_for, notification_signature, upload_of
 
@@ -128,8 +130,9 @@ def _files(upload_id: str, resource_type: str, entries: object) -> dict[str, dic
     return files
 
 
-async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:
-    """What the notice (or the Admin API's answer, when a notification was lost) says, noted once."""
+async def note(sessions: Sessions, storage: MediaStorage, notice: CloudinaryNotice) -> str:
+    """What the notice (or the Admin API's answer, when a notification was lost) says, noted once. A photo made
+    ready goes to the candidate already made of its entry, as the media worker's does (`photo_ready`)."""
     try:
         upload_id = uuid.UUID(notice.upload_id)
     except ValueError:
@@ -151,5 +154,7 @@ async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:
     made = notice.made
     if made is not None:
         await uploads.note_ready(sessions, upload_id, made.facts, made.files)
+        if upload.kind is UploadKind.PHOTO:
+            await photo_ready(sessions, storage, upload_id)
         return "ready"
     return "received"

@@ -47,7 +47,7 @@ async def notify(request: web.Request) -> web.Response:
         if checked is None:
             return web.json_response({"ignored": True})
         notice = checked
-    await note(request.app[SESSIONS], notice)
+    await note(request.app[SESSIONS], storage, notice)
     return web.json_response({"noted": True})
 
 

@@ -279,6 +279,41 @@ async def test_on_cloudinary_an_approved_clip_goes_public_and_a_rejected_ones_fi
     assert gone.status_code == 404
 
 
+async def test_on_cloudinary_a_photo_made_ready_after_its_entry_was_approved_becomes_the_candidates(
+        on_cloudinary: OnCloudinary, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    entry = await a_ready_entry(on_cloudinary, sessions, contest.slug, PHONE,
+                                make_clip(tmp_path / "clip.mp4").read_bytes())
+    grant = await grant_upload(sessions, on_cloudinary.storage, contest.slug, PHONE, "photo", datetime.now(UTC))
+    async with sessions.begin() as session:
+        await session.execute(update(Entry).where(Entry.id == entry.id).values(photo_id=uuid.UUID(grant.upload_id)))
+    [candidate] = await approve_entries(sessions, on_cloudinary.storage, OWNER, [entry.id], datetime.now(UTC))
+    assert candidate.photo_url is None  # approved while the photo was on its way
+    picture = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 80, 40)).save(picture, "JPEG")
+    sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
+                                         files={"file": ("me.jpg", picture.getvalue(), "image/jpeg")})
+    assert sent.status_code == 200, sent.text
+    photo = await state_of(sessions, grant.upload_id, UploadState.READY)
+    assert photo.state is UploadState.READY and photo.files is not None
+    assert await photo_url_of(sessions, candidate.id) == photo.files["photo"]["url"]
+
+
+async def photo_url_of(sessions: Sessions, candidate_id: int, seconds: float = 15) -> str | None:
+    """The candidate's photo once it has one (noted in the same notification's handling, just after the upload's
+    readiness), or None after `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                async with sessions() as session:
+                    url = await session.scalar(select(Candidate.photo_url).where(Candidate.id == candidate_id))
+                if url is not None:
+                    return url
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        return None
+
+
 async def a_photo(on_cloudinary: OnCloudinary, sessions: Sessions, slug: str, phone: str) -> MediaUpload:
     """A photo Cloudinary made ready."""
     grant = await grant_upload(sessions, on_cloudinary.storage, slug, phone, "photo", datetime.now(UTC))
