@@ -29,29 +29,19 @@ def script_data(candidate: Candidate, kind: str) -> dict[str, str]:
             "back": f"/admin/contests/{candidate.contest_id}"}
 
 
-@routes.get("/admin/candidates/{candidate_id:[0-9]{1,9}}/clip", name="admin_candidate_clip")
+@routes.get("/admin/candidates/{candidate_id:[0-9]{1,9}}/{kind:clip|photo}", name="admin_candidate_media")
 @guarded("contests.write")
-async def clip_page(request: web.Request, actor: Actor) -> web.StreamResponse:
-    sessions, storage = request.app[SESSIONS], request.app[MEDIA_STORAGE]
+async def media_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    sessions, storage, kind = request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["kind"]
     candidate = await contests_admin.candidate_of(sessions, actor, int(request.match_info["candidate_id"]))
-    upload = await uploads.upload_of(sessions, candidate.clip_id) if candidate.clip_id else None
-    return render(request, "candidate_clip.html", {
-        "candidate": candidate, "clip": UploadView.of(upload, storage, signed=True) if upload else None,
-        "data": script_data(candidate, "clip")},
-        actor, media_from=storage.files_origin, uploads_to=storage.upload_origin)
-
-
-@routes.get("/admin/candidates/{candidate_id:[0-9]{1,9}}/photo", name="admin_candidate_photo")
-@guarded("contests.write")
-async def photo_page(request: web.Request, actor: Actor) -> web.StreamResponse:
-    sessions, storage = request.app[SESSIONS], request.app[MEDIA_STORAGE]
-    candidate = await contests_admin.candidate_of(sessions, actor, int(request.match_info["candidate_id"]))
-    upload = await uploads.upload_of(sessions, candidate.photo_id) if candidate.photo_id else None
-    # On a signed link, as the clip page's clip (a hidden candidate's is taken down on every link); a photo sent
-    # before photos went through the storage is the site's own, at its URL.
-    shown = UploadView.of(upload, storage, signed=True).urls.get("photo") if upload else candidate.photo_url
-    return render(request, "candidate_photo.html", {
-        "candidate": candidate, "photo": shown, "data": script_data(candidate, "photo")},
+    held = candidate.clip_id if kind == "clip" else candidate.photo_id
+    upload = await uploads.upload_of(sessions, held) if held else None
+    # On signed links (a hidden candidate's files are taken down on every link all the same); a photo sent before
+    # photos went through the storage is the site's own, at its URL.
+    shown = (UploadView.of(upload, storage, signed=True).urls if upload
+             else {"photo": candidate.photo_url} if kind == "photo" and candidate.photo_url else None)
+    return render(request, "candidate_media.html", {
+        "kind": kind, "candidate": candidate, "shown": shown, "data": script_data(candidate, kind)},
         actor, media_from=storage.files_origin, uploads_to=storage.upload_origin)
 
 

@@ -20,7 +20,7 @@ ROUTES = {
     ("GET", "/admin/contests/{contest_id}/edit"),
     ("POST", "/admin/contests/{contest_id}/edit"), ("POST", "/admin/contests/{contest_id}/{action}"),
     ("POST", "/admin/contests/{contest_id}/candidates"), ("POST", "/admin/contests/{contest_id}/candidates/import"),
-    ("POST", "/admin/candidates/{candidate_id}/status"), ("GET", "/admin/candidates/{candidate_id}/photo"),
+    ("POST", "/admin/candidates/{candidate_id}/status"),
     ("GET", "/photos/{name}"), ("GET", "/admin/audit"), ("GET", "/admin/orders"), ("GET", "/admin/orders/{order_id}"),
     ("POST", "/admin/orders/{order_id}/resend"), ("GET", "/admin/review"), ("POST", "/admin/review/{order_id}"),
     ("POST", "/admin/orders/{order_id}/refund"), ("POST", "/api/v1/admin/orders/{order_id}/refund"),
@@ -68,7 +68,7 @@ ROUTES = {
     ("POST", "/api/v1/admin/entries/{entry_id}/reject"),
     ("POST", "/api/v1/admin/candidates/{candidate_id}/{kind}/grant"),
     ("GET", "/api/v1/admin/candidates/{candidate_id}/{kind}/uploads/{upload_id}"),
-    ("PUT", "/api/v1/admin/candidates/{candidate_id}/{kind}"), ("GET", "/admin/candidates/{candidate_id}/clip"),
+    ("PUT", "/api/v1/admin/candidates/{candidate_id}/{kind}"), ("GET", "/admin/candidates/{candidate_id}/{kind}"),
     ("GET", "/admin/static/candidate_upload.js"), ("GET", "/admin/static/money.js"), ("GET", "/admin/static/market.js"),
     # settlements
     ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
