@@ -227,3 +227,6 @@ async def test_a_photo_sent_before_photos_went_through_the_storage_still_shows(
     owner = bearer(await api_tokens(entering.web, await make_account(sessions, "owner")))
     await json_of(await entering.web.patch(f"{API}/{candidate_id}", json={"status": "hidden"}, headers=owner), 200)
     assert (await entering.web.get(f"/photos/{name}.jpg")).status == 404  # a link someone kept stops showing it
+    page = await entering.web.get(f"/admin/candidates/{candidate_id}/photo", headers=owner)
+    html = await page.text()
+    assert "Withheld while the candidate is hidden" in html and f"/photos/{name}.jpg" not in html  # no broken image
