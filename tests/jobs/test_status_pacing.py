@@ -205,7 +205,9 @@ async def test_pacing_without_redis_is_said_once_a_minute_and_its_end_once_with_
     await turns.wait("pace:no-redis-test", 100)
     await away.aclose()
     await link.close()
-    said = [record.getMessage() for record in caplog.records if record.name == "gateway.kit.paced_turns"]
+    # What is said of Redis (a machine whose cores are all busy may also say the calls came late to their turns).
+    said = [record.getMessage() for record in caplog.records
+            if record.name == "gateway.kit.paced_turns" and "Redis" in record.getMessage()]
     assert said[0] == ("paced turns: Redis unavailable, pacing pace:no-redis-test in this process only (asks of Redis "
                        "that failed since this was last said: 1)")
     back = re.fullmatch(r"paced turns: Redis answers again for pace:no-redis-test \(asks of Redis that failed since "
