@@ -135,7 +135,7 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
             # Only a Bearer token that signed the request in makes it cookie-free (no CSRF to fear); any
             # other Authorization header (Basic, a bad Bearer beside good cookies) proves nothing.
             if request.method not in ("GET", "HEAD") and not request.get(BEARER_KEY, False):
-                form = await form_of(request) if request.content_type != "application/octet-stream" else {}
+                form = await form_of(request)
                 if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
                     return forbidden(request, "The form expired or did not come from this site; reload it.")
             if not allowed(actor.role, permission):
