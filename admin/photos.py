@@ -1,23 +1,20 @@
-"""The photos organisers sent before photos went through the media storage: re-encoded then, kept under random
-names in the data folder with their sized copies, and still served (admin.pages.candidates) while their candidate
-is shown. No new one is made here: an organiser's photo now goes from the browser straight to the media storage and
-the media worker prepares it (gateway.core.entries.candidate_media), as a candidate's own does."""
+"""The photos organisers sent before photos went through the media storage (gateway.core.entries.former_photos),
+served by the host that holds them (admin.pages.candidates) while their candidate is shown, until a media worker
+of that host has moved them into the storage. No new one is made here: an organiser's photo now goes from the
+browser straight to the media storage and the media worker prepares it (gateway.core.entries.candidate_media), as a
+candidate's own does."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from gateway.core.entries.former_photos import NAME, folder_of
 from gateway.core.media_storage import OWN_PHOTOS, PICTURE_SIZES
 
-NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
 # A photo's sized copies beside it (PictureSize.name_of: "<name>-96.jpg"), served in its place while none is made.
 SIZED_NAME = re.compile(r"^([0-9a-f]{32})-(\d{2,4})\.jpg$")
 URL_PREFIX = OWN_PHOTOS
-
-
-def photo_folder(data_dir: Path) -> Path:
-    return data_dir / "photos"
 
 
 def original_name(name: str) -> str | None:
@@ -31,7 +28,7 @@ def original_name(name: str) -> str | None:
 def stored_path(data_dir: Path, name: str) -> Path | None:
     if not NAME.match(name):
         return None
-    path = photo_folder(data_dir) / name
+    path = folder_of(data_dir) / name
     return path if path.is_file() else None
 
 
@@ -40,5 +37,5 @@ def sized_path(data_dir: Path, name: str) -> Path | None:
     original = original_name(name)
     if original is None or original == name:
         return None
-    path = photo_folder(data_dir) / name
+    path = folder_of(data_dir) / name
     return path if path.is_file() else None

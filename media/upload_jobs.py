@@ -101,16 +101,23 @@ async def _photo(ctx: MediaJobResources, storage: MediaStorage, upload: MediaUpl
     except (NotAnImage, PhotoTooLarge) as exc:
         await uploads.note_refused(ctx.sessions, upload.id, exc.message)
         return f"refused: {exc.message}"
+    facts, files = await store_photo(storage, str(upload.id), jpeg, work)
+    await uploads.note_ready(ctx.sessions, upload.id, facts, files)
+    await photo_ready(ctx.sessions, storage, upload.id)  # its candidate may exist already (approved, the demo)
+    return "ready"
+
+
+async def store_photo(storage: MediaStorage, upload_id: str, jpeg: bytes, work: Path
+                      ) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """A photo re-encoded (media.photos.reencode) put in the storage as the upload's, with the small copies pages
+    show where the storage does not make them: its facts and the files its upload names."""
     target = work / "photo.jpg"
     target.write_bytes(jpeg)
-    key = file_key(str(upload.id), "photo.jpg")
+    key = file_key(upload_id, "photo.jpg")
     await storage.put(key, target, "image/jpeg")
     if not storage.sizes_by_url:  # beside the photo, as the storage's sized_url names them
         for size, copy in (await asyncio.to_thread(sized, jpeg)).items():
             (work / size.name_of("photo.jpg")).write_bytes(copy)
-            await storage.put(file_key(str(upload.id), size.name_of("photo.jpg")), work / size.name_of("photo.jpg"),
+            await storage.put(file_key(upload_id, size.name_of("photo.jpg")), work / size.name_of("photo.jpg"),
                               "image/jpeg")
-    await uploads.note_ready(ctx.sessions, upload.id, {"bytes": len(jpeg)},
-                             {"photo": {"key": key, "content_type": "image/jpeg"}})
-    await photo_ready(ctx.sessions, storage, upload.id)  # its candidate may exist already (approved, the demo)
-    return "ready"
+    return {"bytes": len(jpeg)}, {"photo": {"key": key, "content_type": "image/jpeg"}}
