@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from gateway.core.entries.former_photos import NAME, folder_of
-from gateway.core.media_storage import OWN_PHOTOS, PICTURE_SIZES
+from gateway.core.media_storage import OWN_PHOTOS, PICTURE_SIZES, PictureSize
 
 # A photo's sized copies beside it (PictureSize.name_of: "<name>-96.jpg"), served in its place while none is made.
 SIZED_NAME = re.compile(r"^([0-9a-f]{32})-(\d{2,4})\.jpg$")
@@ -23,6 +23,12 @@ def original_name(name: str) -> str | None:
     if sized is not None and int(sized[2]) in {size.width for size in PICTURE_SIZES}:
         return f"{sized[1]}.jpg"
     return name if NAME.match(name) else None
+
+
+def size_of(name: str) -> PictureSize | None:
+    """The size a sized copy's name asks for (None for the photo itself, or any other name)."""
+    sized = SIZED_NAME.match(name)
+    return next((size for size in PICTURE_SIZES if sized is not None and size.width == int(sized[2])), None)
 
 
 def stored_path(data_dir: Path, name: str) -> Path | None:

@@ -113,13 +113,21 @@ class CloudinaryStorage:
         return target
 
     async def put(self, key: str, path: Path, content_type: str) -> None:
-        """A file the service made, uploaded under its key (signed, server-side): Cloudinary makes the clips'
-        renditions itself, so this is for what the service makes by other means."""
+        """A file the service made, uploaded under its key (signed, server-side). A photo the service cleaned
+        itself (`<upload id>/photo.jpg`: a former photo moved in, media.former_photos) is uploaded as the upload's
+        source, authenticated and with its renditions asked for as a grant's is: that is what the photo's URLs
+        deliver (`public_url`, `sized_url`) and what `withhold` sets. No notification is asked for: the service
+        notes the upload ready itself. Cloudinary makes a clip's files itself: none of them is put here."""
+        upload_id, _, file_name = key.partition("/")
         resource_type = "video" if content_type.startswith("video/") else "image"
+        if made_named("video", file_name) is not None:
+            raise ValueError(f"Cloudinary makes {file_name} itself")
         params = {"public_id": key.rpartition(".")[0], "timestamp": str(int(self.clock())), "overwrite": "true"}
-        form = {**params, "api_key": self.account.api_key, "signature": api_sign(params, self.account.api_secret)}
+        if made_named(resource_type, file_name) is not None:
+            params |= {"public_id": source_key(upload_id), "eager": eager_of(resource_type), "eager_async": "true",
+                       "access_mode": "authenticated"}
         with path.open("rb") as file:
-            answer = await self.http.post(self.api_url(f"{resource_type}/upload"), data=form,
+            answer = await self.http.post(self.api_url(f"{resource_type}/upload"), data=self._signed(params),
                                           files={"file": (path.name, file, content_type)})
         _checked(answer)
 

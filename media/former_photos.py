@@ -1,11 +1,13 @@
 """The photos organisers sent before photos went through the media storage, moved into it from the data folder of
-the host that took them (gateway.core.entries.former_photos): each cleaned again and put in the storage with its
-small copies as any photo is (media.upload_jobs.store_photo), then its candidate's.
+the host that took them (gateway.core.entries.former_photos): each cleaned again and put in the storage as any photo
+is (media.upload_jobs.store_photo: with its small copies, or as the source Cloudinary sizes), then its candidate's.
 
-The media sweep moves them (media.sweep, every 5 minutes, a bounded number a pass). A folder is seen only by its own
-host's media workers, and the sweep runs on whichever media worker takes it: with several hosts, each host's share
-moves on the first sweep one of its workers takes (within minutes to an hour, as the sweeps fall among the hosts).
-A photo on a host with no media worker stays as it was, served by that host."""
+The media sweep moves them, a bounded number a pass: a periodic pass on the `media` queue, so the decoding runs in a
+media worker, never in one that relays votes. A folder is seen only by its own host's media workers, and a sweep is
+taken by whichever media worker is free: with several hosts, each host's share moves on the first sweep one of its
+media workers takes (within minutes to an hour, as the sweeps fall among the hosts). A photo on a host with no media
+worker stays as it was, served by that host: with the local storage on several machines, only the media machine
+has media workers (assembly.machine.supervisor.media_workers_here)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ async def move_former_photos(sessions: Sessions, storage: MediaStorage, data_dir
     moved = elsewhere = broken = 0
     folder = former_photos.folder_of(data_dir)
     for photo in await former_photos.former_photos(sessions):
-        if moved + broken >= limit:
+        if moved >= limit:
             break
         path = folder / photo.name if photo.name else None
         if path is None or not path.is_file():
@@ -53,12 +55,13 @@ async def move_former_photos(sessions: Sessions, storage: MediaStorage, data_dir
             continue
         try:  # cleaned again: a file in a folder is trusted no more than a file sent
             jpeg = await asyncio.to_thread(reencode, path.read_bytes())
-        except (NotAnImage, PhotoTooLarge) as exc:  # still served from this host, as before
-            log.warning("candidate %s: the former photo %s cannot be moved: %s", photo.candidate_id, path, exc.message)
+        except (NotAnImage, PhotoTooLarge):  # still served from this host, as before
             broken += 1
             continue
         upload_id = await former_photos.make_room(sessions, storage, photo, now)
         with tempfile.TemporaryDirectory(prefix="ballot-former-photo-") as work:
             facts, files = await store_photo(storage, str(upload_id), jpeg, Path(work))
         moved += await former_photos.adopt(sessions, storage, photo, upload_id, facts, files, now)
+    if broken:
+        log.warning("%d former photos in %s are not photos any more: they stay where they are", broken, folder)
     return Moved(moved, elsewhere, broken)

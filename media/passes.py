@@ -9,6 +9,7 @@ from gateway.core.entries.entries_review import ENTRY_DECIDED_TOPIC
 from gateway.core.media import uploads
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.worker_passes import WorkerPass
+from gateway.jobs.queues import MEDIA_QUEUE
 from media.candidate_texts import on_entry_decided, text_code
 from media.job_resources import MediaJobResources
 from media.sweep import media_sweep
@@ -28,5 +29,7 @@ PASSES = (
     WorkerPass(PROCESS_PASS, process_upload_pass),  # queued once an upload is received (queue_processing)
     # A one-time code, queued by the web process (`TEXT_CODE_PASS`: texts go out from jobs only).
     WorkerPass(TEXT_CODE_PASS, text_code),
-    WorkerPass("media-sweep", media_sweep, every=300),  # lost processing requeued, orphan uploads removed
+    # Lost processing requeued, orphan uploads removed, former photos moved: by a media worker, which has the
+    # storage's folder (a worker that relays votes may have none: another container, another host).
+    WorkerPass("media-sweep", media_sweep, every=300, queue=MEDIA_QUEUE),
 )

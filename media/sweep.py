@@ -18,7 +18,7 @@ UNPREPARED = "This clip could not be prepared: send another one (or the same one
 async def media_sweep(ctx: MediaJobResources) -> str:
     """Requeue processing nobody did (a lost enqueue, a killed worker); remove the files of uploads nothing has
     held for a day (never taken, replaced, a rejected entry's); move the former photos this host holds into the
-    storage (media.former_photos)."""
+    storage (media.former_photos). Run by a media worker (the `media` queue): the storage's folder is theirs."""
     now = datetime.now(UTC)
     abandoned = await uploads.abandon_stuck(ctx.sessions, now, UNPREPARED)
     late = await uploads.late_for_processing(ctx.sessions, now)

@@ -1,5 +1,6 @@
 """Candidates: added one by one or from a CSV, shown or hidden, moved in the list; the photos organisers sent
-before photos went through the media storage, still served while their candidate is shown."""
+before photos went through the media storage, still served while their candidate is shown, or sent to where they
+were moved."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from admin.web import (
 )
 from gateway.core.audit import Actor
 from gateway.core.contests import catalog, contests_admin
+from gateway.core.entries import former_photos
 from gateway.core.errors import DomainError
-from gateway.kit.keys import SESSIONS, SETTINGS
+from gateway.core.media_storage import sized_url
+from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -70,11 +73,18 @@ async def candidate_move(request: web.Request, actor: Actor) -> web.StreamRespon
 @routes.get("/photos/{name}")
 async def photo(request: web.Request) -> web.StreamResponse:
     """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else; only
-    while its candidate is shown, and kept by caches a minute at most, so a hidden candidate's leaves them soon."""
-    original = photos.original_name(request.match_info["name"]) or ""
-    data_dir = request.app[SETTINGS].gateway_data_dir
-    path = photos.sized_path(data_dir, request.match_info["name"]) or photos.stored_path(data_dir, original)
-    if path is None or not await catalog.photo_shown(request.app[SESSIONS], photos.URL_PREFIX + original):
+    while its candidate is shown, and kept by caches a minute at most, so a hidden candidate's leaves them soon.
+    One moved into the media storage since is sent there (the same size), from any host."""
+    name = request.match_info["name"]
+    original = photos.original_name(name) or ""
+    data_dir, sessions = request.app[SETTINGS].gateway_data_dir, request.app[SESSIONS]
+    path = photos.sized_path(data_dir, name) or photos.stored_path(data_dir, original)
+    if path is None or not await catalog.photo_shown(sessions, photos.URL_PREFIX + original):
+        moved = await former_photos.moved_to(sessions, photos.URL_PREFIX + original) if original else None
+        if moved is not None:
+            size = photos.size_of(name)
+            there = (sized_url(request.app[MEDIA_STORAGE], moved, size) if size else None) or moved
+            raise web.HTTPFound(there, headers={"Cache-Control": "public, max-age=60"})
         raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     return web.FileResponse(path, headers={
         "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",

@@ -1,11 +1,12 @@
 """The entering tests' fixtures: the media server and the web app as `gateway run` wires them (the web grants,
 the media server receives), and a job context whose files go to the same storage and whose texts go to AT's
-fake at the wire."""
+fake at the wire; the web app on Cloudinary's stand-in."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,9 +22,14 @@ from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.db.engine import Sessions
+from gateway.kit.keys import MEDIA_STORAGE
 from gateway.kit.outbound_tls import verified_tls
+from media.cloudinary import CloudinaryStorage
+from media.cloudinary_stand_in import stand_in_app
+from media.settings import parse_cloudinary_url
 from media.upload_server import database_hooks, media_app
 from tests.payments.stripe import card_votes, stripe_checkout
+from tests.servers import free_port
 
 
 @dataclass
@@ -60,3 +66,33 @@ async def media_job(entering: Entering, sessions: Sessions, redis: Redis) -> Asy
         yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
                          {"sms": texter(settings, sessions, http)}, local_storage(settings))
         await registry.aclose()
+
+
+URL = "cloudinary://test-key:test-secret-for-the-service-0123@ballot-svc"
+ACCOUNT = parse_cloudinary_url(URL)
+
+
+@dataclass
+class OnCloudinary:
+    web: str
+    storage: CloudinaryStorage
+    http: httpx.AsyncClient
+    settings: Settings
+
+
+@pytest.fixture
+async def on_cloudinary(clean: None, settings: Settings, tmp_path: Path) -> AsyncIterator[OnCloudinary]:
+    """The web app with Cloudinary as its media storage (`MEDIA_STORAGE=cloudinary`), against its stand-in."""
+    port = free_port()
+    # Cloudinary transcodes on machines of its own: the stand-in's ffmpeg outside the idle class, where each of its
+    # runs waited for a core the rest of a busy suite left idle (a test waited out two transcodes in 67 s).
+    async with TestServer(stand_in_app(ACCOUNT, tmp_path / "cloudinary", lowly=False)) as stand_in:
+        base = str(stand_in.make_url("")).rstrip("/")
+        wired = settings.model_copy(update={
+            "media_storage": "cloudinary", "cloudinary_url": SecretStr(URL), "cloudinary_api_base": base,
+            "cloudinary_delivery_base": base, "public_base_url": f"http://127.0.0.1:{port}"})
+        async with TestServer(create_app(wired), port=port) as server, httpx.AsyncClient(timeout=60) as http:
+            storage = server.app[MEDIA_STORAGE]
+            assert isinstance(storage, CloudinaryStorage)
+            yield OnCloudinary(f"http://127.0.0.1:{port}", storage, http, wired)
+            await server.app[STARTS].close(grace=0)

@@ -11,24 +11,16 @@ import io
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
-from aiohttp.test_utils import TestServer
 from PIL import Image
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
 from assembly.resources.media import build_storage
 from assembly.resources.providers import build_providers
-from assembly.settings import Settings
-from assembly.web.app import create_app
-from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import deliver_outbox
 from gateway.core.audit import Actor
@@ -38,48 +30,18 @@ from gateway.core.entries.entries_review import approve_entries, list_entries, r
 from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, MediaUpload, OutboxMessage, UploadState
-from gateway.kit.keys import MEDIA_STORAGE
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
-from media.cloudinary_stand_in import stand_in_app
 from media.cloudinary_store import Store
-from media.settings import parse_cloudinary_url
 from media.sweep import media_sweep
 from media.upload_access import on_media_access
 from tests.core.entries.test_entering import open_call
+from tests.media.conftest import ACCOUNT, OnCloudinary
 from tests.media.test_processing import make_clip
 from tests.provider_registry import registry_of
-from tests.servers import free_port
 
-URL = "cloudinary://test-key:test-secret-for-the-service-0123@ballot-svc"
-ACCOUNT = parse_cloudinary_url(URL)
 PHONE = "+237670003344"
 OWNER = Actor(None, "owner@example.org", "owner")
-
-
-@dataclass
-class OnCloudinary:
-    web: str
-    storage: CloudinaryStorage
-    http: httpx.AsyncClient
-    settings: Settings
-
-
-@pytest.fixture
-async def on_cloudinary(clean: None, settings: Settings, tmp_path: Path) -> AsyncIterator[OnCloudinary]:
-    port = free_port()
-    # Cloudinary transcodes on machines of its own: the stand-in's ffmpeg outside the idle class, where each of its
-    # runs waited for a core the rest of a busy suite left idle (a test waited out two transcodes in 67 s).
-    async with TestServer(stand_in_app(ACCOUNT, tmp_path / "cloudinary", lowly=False)) as stand_in:
-        base = str(stand_in.make_url("")).rstrip("/")
-        wired = settings.model_copy(update={
-            "media_storage": "cloudinary", "cloudinary_url": SecretStr(URL), "cloudinary_api_base": base,
-            "cloudinary_delivery_base": base, "public_base_url": f"http://127.0.0.1:{port}"})
-        async with TestServer(create_app(wired), port=port) as server, httpx.AsyncClient(timeout=60) as http:
-            storage = server.app[MEDIA_STORAGE]
-            assert isinstance(storage, CloudinaryStorage)
-            yield OnCloudinary(f"http://127.0.0.1:{port}", storage, http, wired)
-            await server.app[STARTS].close(grace=0)
 
 
 async def state_of(sessions: Sessions, upload_id: str, wanted: UploadState, seconds: float = 120) -> MediaUpload:

@@ -23,7 +23,7 @@ from gateway.core.entries.entries_review import photo_url_of
 from gateway.core.media.uploads import PHOTO_MAX_BYTES, note_access
 from gateway.core.media_storage import OWN_PHOTOS, MediaStorage
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, MediaUpload, UploadKind, UploadState
+from gateway.db.models import Candidate, CandidateStatus, MediaUpload, UploadKind, UploadState
 
 NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")
 # Who moved it, in the audit trail: no one signed in.
@@ -81,7 +81,9 @@ async def adopt(sessions: Sessions, storage: MediaStorage, photo: FormerPhoto, u
                 or upload.state is not UploadState.GRANTED):
             return False
         upload.state, upload.size_bytes = UploadState.READY, int(facts.get("bytes", 0)) or None
-        upload.facts, upload.files = dict(facts), {name: dict(file) for name, file in files.items()}
+        # The URL it had is kept: a link to it (a page still open, a shared preview) is sent to where it is now.
+        upload.facts = {**facts, "former_url": photo.url}
+        upload.files = {name: dict(file) for name, file in files.items()}
         upload.attached_at = now
         row.photo_id, row.photo_url = upload.id, photo_url_of(upload, storage)
         await note_access(session, upload.id)  # a hidden candidate's is withheld on the storage's links too
@@ -90,3 +92,13 @@ async def adopt(sessions: Sessions, storage: MediaStorage, photo: FormerPhoto, u
                            after={"photo": str(upload.id), "photo_url": row.photo_url},
                            details={"moved": "into the media storage"})
     return True
+
+
+async def moved_to(sessions: Sessions, url: str) -> str | None:
+    """Where a former photo's URL now leads: the photo of the shown candidate that took it, while it still holds
+    that photo (None once replaced or hidden, or never moved)."""
+    async with sessions() as session:
+        return await session.scalar(
+            select(Candidate.photo_url).join(MediaUpload, MediaUpload.id == Candidate.photo_id)
+            .where(MediaUpload.facts.contains({"former_url": url}), Candidate.status != CandidateStatus.HIDDEN)
+            .limit(1))
