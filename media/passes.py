@@ -30,6 +30,7 @@ PASSES = (
     # A one-time code, queued by the web process (`TEXT_CODE_PASS`: texts go out from jobs only).
     WorkerPass(TEXT_CODE_PASS, text_code),
     # Lost processing requeued, orphan uploads removed, former photos moved: by a media worker, which has the
-    # storage's folder (a worker that relays votes may have none: another container, another host).
-    WorkerPass("media-sweep", media_sweep, every=300, queue=MEDIA_QUEUE),
+    # storage's folder (a worker that relays votes may have none: another container, another host). Its runs wait
+    # their turn behind the clips queued then (each up to 10 minutes of ffmpeg): silent after an hour, not 15 min.
+    WorkerPass("media-sweep", media_sweep, every=300, silent_after_seconds=3600, queue=MEDIA_QUEUE),
 )

@@ -52,7 +52,7 @@ def enqueue_due_jobs(queue: Queue, jobs: Iterable[PeriodicJob], now: float) -> i
         on = queue if job.queue == queue.name else job_queue(queue.connection, job.queue)
         if on.fetch_job(job_id) is None:
             on.enqueue(job.function, *job.args, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT,
-                          result_ttl=max(60, job.interval * 3), failure_ttl=86400)
+                       result_ttl=max(60, job.interval * 3), failure_ttl=86400)
             enqueued += 1
     return enqueued
 
