@@ -5,7 +5,8 @@ Uploads speak tus 1.0 (https://tus.io/protocols/resumable-upload), core protocol
 grant names: POST declares the length, PATCH appends chunks at the offset HEAD reports, so a phone whose
 3G link drops goes on from its last whole chunk. Every request carries the grant (a bearer JWT, checked here);
 when the last byte lands the file becomes the upload's source and the service is told (`on_complete`: in
-`gateway media`, the upload noted as received in the database, `served_media_app`).
+`gateway media`, the upload noted as received in the database, `served_media_app`), again and again while it
+cannot be.
 
 Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
 the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. The
@@ -19,6 +20,7 @@ file is served: 503 with Retry-After within ACCESS_SECONDS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,6 +53,9 @@ ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
 ACCESS: web.AppKey[AccessOf] = web.AppKey("access")
 LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
 ENGINE = web.AppKey("engine", AsyncEngine)  # `served_media_app`'s own, on the service's database
+# Complete uploads the service has not been told of yet (id: length), and how often they are told again.
+UNTOLD: web.AppKey[dict[str, int]] = web.AppKey("untold")
+TELL_AGAIN_SECONDS = 5.0
 
 
 def refusal(status: int, code: str, message: str) -> web.Response:
@@ -167,10 +172,40 @@ async def finish(app: web.Application, upload_id: str, length: int) -> None:
     part.replace(source)
     length_file(part).unlink(missing_ok=True)
     app[LOCKS].pop(upload_id, None)
+    await tell(app, upload_id, length)
+
+
+async def tell(app: web.Application, upload_id: str, length: int) -> bool:
+    """The service told of a complete upload; one it could not be told of (its database away: a fail-over, an
+    outage) is told again until it is (`telling_again`). Only here is that known: a web process on another host
+    that asks its own disk for the file finds nothing."""
     try:
         await app[ON_COMPLETE](upload_id, length)
-    except Exception:  # the entry's submission asks the storage again: nothing is lost, only later
-        log.exception("upload %s complete but the service was not told", upload_id)
+    except Exception:
+        if upload_id not in app[UNTOLD]:
+            log.exception("upload %s complete but the service was not told: telling it again", upload_id)
+        app[UNTOLD][upload_id] = length
+        return False
+    app[UNTOLD].pop(upload_id, None)
+    return True
+
+
+def telling_again(every: float) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The uploads the service was not told of, told again every `every` seconds while the server runs."""
+    async def untold(app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every)
+                for upload_id, length in list(app[UNTOLD].items()):
+                    if not await tell(app, upload_id, length):
+                        break  # still away: the rest wait for the next round
+
+        task = asyncio.ensure_future(loop())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return untold
 
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
@@ -215,9 +250,12 @@ async def signed_only(upload_id: str) -> Access:
     return Access.SIGNED
 
 
-def media_app(storage: LocalStorage, on_complete: OnComplete, access: AccessOf = signed_only) -> web.Application:
+def media_app(storage: LocalStorage, on_complete: OnComplete, access: AccessOf = signed_only, *,
+              tell_again_seconds: float = TELL_AGAIN_SECONDS) -> web.Application:
     app = web.Application(client_max_size=MAX_CHUNK_BYTES + 1024)
     app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[ACCESS] = storage, on_complete, {}, access
+    app[UNTOLD] = {}
+    app.cleanup_ctx.append(telling_again(tell_again_seconds))
     app.router.add_route("OPTIONS", "/uploads/{upload_id}", options)
     app.router.add_post("/uploads/{upload_id}", create)
     app.router.add_route("HEAD", "/uploads/{upload_id}", head)
@@ -239,15 +277,15 @@ def database_hooks(sessions: Sessions, access_seconds: float = ACCESS_SECONDS) -
     return received, AccessLookups(access, access_seconds)
 
 
-def served_media_app(storage: LocalStorage, database_url: str, *,
-                     access_seconds: float = ACCESS_SECONDS) -> web.Application:
+def served_media_app(storage: LocalStorage, database_url: str, *, access_seconds: float = ACCESS_SECONDS,
+                     tell_again_seconds: float = TELL_AGAIN_SECONDS) -> web.Application:
     """The media server as `gateway media` runs it: its hooks on the service's database (`database_hooks`), on
     an engine whose connections and statements give up when a request stops waiting for them, closed with the
     app."""
     engine = create_engine(database_url, pool_size=2, statement_timeout_seconds=access_seconds,
                            connect_timeout_seconds=access_seconds)
     received, access = database_hooks(session_factory(engine), access_seconds)
-    app = media_app(storage, received, access)
+    app = media_app(storage, received, access, tell_again_seconds=tell_again_seconds)
     app[ENGINE] = engine
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -255,5 +293,5 @@ def served_media_app(storage: LocalStorage, database_url: str, *,
         await access.close()
         await engine.dispose()
 
-    app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.insert(0, engine_ctx)  # closed last: after the telling again has stopped
     return app
