@@ -2,12 +2,12 @@
 the host that took them (gateway.core.entries.former_photos): each cleaned again and put in the storage as any photo
 is (media.upload_jobs.store_photo: with its small copies, or as the source Cloudinary sizes), then its candidate's.
 
-The media sweep moves them, a bounded number a pass: a periodic pass on the `media` queue, so the decoding runs in a
-media worker, never in one that relays votes. A folder is seen only by its own host's media workers, and a sweep is
-taken by whichever media worker is free: with several hosts, each host's share moves on the first sweep one of its
-media workers takes (within minutes to an hour, as the sweeps fall among the hosts). A photo on a host with no media
-worker stays as it was, served by that host: with the local storage on several machines, only the media machine
-has media workers (assembly.machine.supervisor.media_workers_here)."""
+The media sweep's files' part moves them, a bounded number a pass (media.sweep.files_sweep, on the `media` queue), so
+the decoding runs in a media worker, never in one that relays votes. A folder is seen only by its own host's media
+workers, and a files' sweep is taken by whichever media worker is free: with several hosts, each host's share moves
+on the first one of its media workers takes (within minutes to an hour, as the sweeps fall among the hosts). A photo
+on a host with no media worker stays as it was, served by that host: with the local storage on several machines,
+only the media machine has media workers."""
 
 from __future__ import annotations
 

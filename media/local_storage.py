@@ -139,6 +139,10 @@ class LocalStorage:
         return f"{self.public_url(key)}?expires={expires}&sig={link_signature(self.secret_key, key, expires)}"
 
     async def delete_upload(self, upload_id: str) -> None:
+        """Its files removed. Raises where the storage's folder is not (a process on another host, or in another
+        container, than the media server's): nothing could be removed, and the upload must not be forgotten."""
+        if not (self.root / "sources").is_dir() and not (self.root / "files").is_dir():
+            raise FileNotFoundError(f"the media storage's folder {self.root} is not on this host")
         await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id),
                                           self.finished(upload_id)])
 

@@ -9,10 +9,9 @@ from gateway.core.entries.entries_review import ENTRY_DECIDED_TOPIC
 from gateway.core.media import uploads
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.worker_passes import WorkerPass
-from gateway.jobs.queues import MEDIA_QUEUE
 from media.candidate_texts import on_entry_decided, text_code
 from media.job_resources import MediaJobResources
-from media.sweep import media_sweep
+from media.sweep import FILES_PASS, files_sweep, media_sweep
 from media.upload_access import on_clip_visibility, on_media_access
 from media.upload_jobs import PROCESS_PASS, on_upload_received, process_upload_pass
 
@@ -29,8 +28,8 @@ PASSES = (
     WorkerPass(PROCESS_PASS, process_upload_pass),  # queued once an upload is received (queue_processing)
     # A one-time code, queued by the web process (`TEXT_CODE_PASS`: texts go out from jobs only).
     WorkerPass(TEXT_CODE_PASS, text_code),
-    # Lost processing requeued, orphan uploads removed, former photos moved: by a media worker, which has the
-    # storage's folder (a worker that relays votes may have none: another container, another host). Its runs wait
-    # their turn behind the clips queued then (each up to 10 minutes of ffmpeg): silent after an hour, not 15 min.
-    WorkerPass("media-sweep", media_sweep, every=300, silent_after_seconds=3600, queue=MEDIA_QUEUE),
+    # Lost processing requeued; the files' part queued for a media worker (orphan uploads removed, former photos
+    # moved), which has the storage's folder.
+    WorkerPass("media-sweep", media_sweep, every=300),
+    WorkerPass(FILES_PASS, files_sweep),
 )

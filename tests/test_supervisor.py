@@ -14,7 +14,6 @@ from pydantic import SecretStr
 from assembly.machine.supervisor import (
     WantedStandIn,
     claim_in,
-    media_workers_here,
     restart_dead,
     spawn,
     stand_ins,
@@ -137,13 +136,3 @@ def test_each_stand_in_starts_on_its_own_address(tmp_path: Path) -> None:
         assert started["cloudinary"][3] not in (str(sandbox_port), "8094")  # the suite's own, never the default
     finally:
         stop_children(children)
-
-
-def test_media_workers_start_only_where_the_media_storage_can_be_reached(tmp_path: Path) -> None:
-    def workers(**wanted: object) -> int:
-        return media_workers_here(Settings(_env_file=None, gateway_data_dir=tmp_path, media_workers=2, **wanted))
-
-    assert workers() == 2  # the local storage's server runs on this host: its folder is here
-    # Another host runs it (several machines): its folder is there, and so are the media workers.
-    assert workers(media_upload_url="https://media.example.org", media_files_url="https://media.example.org") == 0
-    assert workers(media_storage="cloudinary", cloudinary_url=SecretStr("cloudinary://k:s@cloud")) == 2

@@ -299,15 +299,6 @@ def run_everything(settings: Settings) -> int:
     return exit_code
 
 
-def media_workers_here(settings: Settings) -> int:
-    """The media workers this host starts: none where the local storage's server, and so its folder, is another
-    host's (its URL names that host), for a media worker reads and writes that folder (a job here would find no
-    file, and the sweep would forget files it never removed); Cloudinary is reached from any host."""
-    if settings.media_storage == "local" and not media_server_needed(settings):
-        return 0
-    return settings.media_workers
-
-
 def serve(settings: Settings, redis_url: str, stopping: Callable[[], bool]) -> int:
     """The stand-ins, workers and web processes started, then looked after until `stopping` (exit code 0) or one
     keeps dying (1); all stopped again."""
@@ -323,7 +314,7 @@ def serve(settings: Settings, redis_url: str, stopping: Callable[[], bool]) -> i
     children += [spawn(f"web-{i}", "web", frozen_after=frozen_after) for i in range(settings.gateway_web_processes)]
     # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
     children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, frozen_after=frozen_after)
-                 for i in range(media_workers_here(settings))]
+                 for i in range(settings.media_workers)]
     replacements = Replacements(child.name for child in children if child.heartbeat is not None)
     wait_until_up(settings, redis_url, children, stopping)
     if not stopping():

@@ -32,7 +32,6 @@ class PeriodicJob:
     interval: int  # seconds between runs
     args: tuple[str, ...] = ()
     slot_name: str = ""  # in its job id (default: the function's name)
-    queue: str = DEFAULT_QUEUE  # the queue it goes on
 
 
 PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass ends within it by its deadlines (ReconcileTimes)
@@ -44,15 +43,13 @@ def periodic_job_id(job: PeriodicJob, now: float) -> str:
 
 
 def enqueue_due_jobs(queue: Queue, jobs: Iterable[PeriodicJob], now: float) -> int:
-    """Enqueue the periodic jobs whose slot has no job yet, each on its queue (`queue` or another on the same
-    connection); returns how many were enqueued."""
+    """Enqueue the periodic jobs whose slot has no job yet; returns how many were enqueued."""
     enqueued = 0
     for job in jobs:
         job_id = periodic_job_id(job, now)
-        on = queue if job.queue == queue.name else job_queue(queue.connection, job.queue)
-        if on.fetch_job(job_id) is None:
-            on.enqueue(job.function, *job.args, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT,
-                       result_ttl=max(60, job.interval * 3), failure_ttl=86400)
+        if queue.fetch_job(job_id) is None:
+            queue.enqueue(job.function, *job.args, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT,
+                          result_ttl=max(60, job.interval * 3), failure_ttl=86400)
             enqueued += 1
     return enqueued
 

@@ -28,15 +28,14 @@ from assembly.worker.job_runtime import close_runtime
 from assembly.worker.passes import PASSES, PassJob, part_of_job
 from assembly.worker.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
 from gateway.core.worker_passes import PASS_JOB, WorkerPass
-from gateway.jobs.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, worker_redis
+from gateway.jobs.queues import QUEUE_NAMES, job_queue, worker_redis
 
 log = logging.getLogger(__name__)
 
 
 def periodic_jobs(passes: Iterable[WorkerPass] = PASSES) -> tuple[PeriodicJob, ...]:
     """The passes the worker runs by itself (`WorkerPass.every`): the wings', the channels' and the providers'."""
-    return tuple(PeriodicJob(PASS_JOB, each.every, (each.name,), each.name, each.queue or DEFAULT_QUEUE)
-                 for each in passes if each.every)
+    return tuple(PeriodicJob(PASS_JOB, each.every, (each.name,), each.name) for each in passes if each.every)
 
 
 PERIODIC_JOBS = periodic_jobs()

@@ -78,9 +78,6 @@ class WorkerPass:
     # Seconds without a completed run after which it is silent (the alert PeriodicPassSilent, the control room);
     # None: `silent_after_default`. Set it for a pass that may run longer than three of its intervals.
     silent_after_seconds: int | None = None
-    # The queue its periodic runs go on (None: the default queue, which every worker takes): a pass that needs what
-    # only some workers have (the media workers' storage folder) goes on theirs.
-    queue: str | None = None
 
     @property
     def silent_after(self) -> int | None:

@@ -23,7 +23,7 @@ from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 from gateway.jobs import outbox
-from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.keys import RELAY
 from leaderboard.cache import cached_votes
 from payments.sandbox import SandboxControl, create_sandbox_app
@@ -157,9 +157,6 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     # and M-Pesa's registration of its paybills' URLs (300 s) and reading of their
     # statements (60 s), the provider's own; and the refunds of payments that came after the lines closed (30 s)
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 16
-    # The media sweep alone goes to the media workers, which have the storage's folder (a worker that relays votes
-    # may be in another container, or on another host).
-    assert job_queue(queue.connection, MEDIA_QUEUE).job_ids == [f"periodic-media-sweep-{int(now // 300)}"]
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)

@@ -1,5 +1,5 @@
 """The photos organisers sent before photos went through the media storage, kept in the data folder of the host that
-took them: the media sweep (a media worker's) moves those its host holds into the storage, where every host's pages
+took them: the media sweep has a media worker move those its host holds into the storage, where every host's pages
 find them, sized and withheld as any photo; a link to the former URL is sent there. Those
 another host holds, or a file that is no photo, stay served as before; a move cut short loses nothing."""
 
@@ -29,7 +29,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, MediaUpload, OutboxMessage, UploadKind, UploadState
 from media.former_photos import move_former_photos
 from media.job_resources import storage_of
-from media.sweep import media_sweep
+from media.sweep import files_sweep, media_sweep
 from media.upload_access import on_media_access
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.factories import make_contest
@@ -85,7 +85,9 @@ async def test_the_sweep_has_a_media_worker_move_this_hosts_former_photos_into_t
     former = await former_photo(data_dir, sessions, here.id)
     kept_elsewhere = await former_photo(data_dir, sessions, elsewhere.id, held_here=False)
     assert (await entering.web.get(former)).status == 200  # served by this host alone, so far
-    assert await media_sweep(media_job) == "requeued 0, removed 0, former photos: 1 moved, 1 on other hosts, 0 broken"
+    # The periodic sweep (any worker's) queues the move for a media worker, which decodes and has the folder.
+    assert await media_sweep(media_job) == "requeued 0, files' sweep queued"
+    assert await files_sweep(media_job) == "removed 0, former photos: 1 moved, 1 on other hosts, 0 broken"
     moved, other = await candidate(sessions, here.id), await candidate(sessions, elsewhere.id)
     assert moved.photo_id is not None
     assert moved.photo_url == f"{entering.settings.media_files_url}/files/{moved.photo_id}/photo.jpg"
@@ -111,7 +113,7 @@ async def test_the_sweep_has_a_media_worker_move_this_hosts_former_photos_into_t
     assert audited.before == {"photo": None, "photo_url": former}
     assert audited.after == {"photo": str(moved.photo_id), "photo_url": moved.photo_url}
     # Moved once: the next sweep finds nothing more of this host's to move, and makes no upload.
-    assert await media_sweep(media_job) == "requeued 0, removed 0"
+    assert await files_sweep(media_job) == "removed 0"
     assert await uploads_made(sessions) == 1
 
 
@@ -122,7 +124,7 @@ async def test_a_hidden_candidates_former_photo_is_moved_withheld(
     owner = bearer(await api_tokens(entering.web, await make_account(sessions, "owner")))
     path = f"/api/v1/admin/candidates/{hidden.id}"
     assert (await entering.web.patch(path, json={"status": "hidden"}, headers=owner)).status == 200
-    assert "former photos: 1 moved" in await media_sweep(media_job)
+    assert "former photos: 1 moved" in await files_sweep(media_job)
     moved = await candidate(sessions, hidden.id)
     assert moved.photo_id is not None
     async with sessions() as session:  # a storage that cannot ask at every request is told to withhold it
@@ -204,7 +206,7 @@ async def test_on_cloudinary_a_former_photo_is_moved_as_the_source_it_sizes_and_
     storage, http = on_cloudinary.storage, on_cloudinary.http
     ctx = JobContext(on_cloudinary.settings, sessions, redis, build_providers(on_cloudinary.settings, http), {}, {},
                      storage)
-    assert await media_sweep(ctx) == "requeued 0, removed 0, former photos: 1 moved, 0 on other hosts, 0 broken"
+    assert await files_sweep(ctx) == "removed 0, former photos: 1 moved, 0 on other hosts, 0 broken"
     moved = await candidate(sessions, shown.id)
     assert moved.photo_url == storage.public_url(f"{moved.photo_id}/photo.jpg")  # a transformation of the source
     assert (await http.get(moved.photo_url)).status_code == 401  # authenticated until the worker is told

@@ -1,12 +1,15 @@
-"""The media sweep: uploads nobody took within a day go, files and all; what an entry holds stays; an upload
-whose processing was lost (a worker killed mid-job) is queued again."""
+"""The media sweep: uploads nobody took within a day go, files and all, by a media worker (the storage's folder is
+on its host); what an entry holds stays; an upload whose processing was lost (a worker killed mid-job) is queued
+again."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
@@ -17,7 +20,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.local_storage import LocalStorage
-from media.sweep import UNPREPARED, media_sweep
+from media.sweep import FILES_PASS, UNPREPARED, files_sweep, media_sweep
 from media.upload_jobs import PROCESS_PASS
 from tests.factories import make_contest
 
@@ -44,7 +47,14 @@ async def test_uploads_nobody_took_within_a_day_are_removed_with_their_files(
     orphan = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
     held = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2), attached=True)
     fresh = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=2))
-    assert await media_sweep(media_job) == "requeued 0, removed 1"
+    # The periodic sweep, which any worker takes, queues the files' part for a media worker, once, ahead of clips.
+    queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
+    enqueue_pass(queue, PROCESS_PASS, str(fresh), job_id=f"process-{fresh}")
+    assert await media_sweep(media_job) == "requeued 0, files' sweep queued"
+    assert await media_sweep(media_job) == "requeued 0"
+    assert queue.job_ids == [FILES_PASS, f"process-{fresh}"]
+    assert storage.made(str(orphan)).exists()  # nothing removed by a worker that may not have the folder
+    assert await files_sweep(media_job) == "removed 1"
     async with sessions() as session:
         left = set(await session.scalars(select(MediaUpload.id)))
     assert left == {held, fresh}
@@ -98,3 +108,20 @@ async def test_a_clip_still_unprepared_after_hours_is_refused_so_its_candidate_c
         states = {u.id: (u.state, u.refusal) for u in await session.scalars(select(MediaUpload))}
     assert states[stuck] == (UploadState.REFUSED, UNPREPARED)
     assert states[recent] == (UploadState.RECEIVED, None)  # queued again instead
+
+
+async def test_a_worker_without_the_storages_folder_removes_nothing_and_forgets_nothing(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = media_job.media
+    assert isinstance(storage, LocalStorage)
+    contest = await make_contest(sessions, candidates=1)
+    orphan = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
+    # A worker in another container, or on another host: the same settings, but no folder where they point.
+    elsewhere = replace(media_job, media=LocalStorage(tmp_path / "not-here", storage.upload_url, storage.files_url,
+                                                      storage.secret_key))
+    with pytest.raises(FileNotFoundError):
+        await files_sweep(elsewhere)
+    async with sessions() as session:
+        assert await session.get(MediaUpload, orphan) is not None  # kept, for the media worker that can remove it
+    assert await files_sweep(media_job) == "removed 1"
+    assert not storage.made(str(orphan)).exists()
