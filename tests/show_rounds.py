@@ -14,9 +14,10 @@ from tests.factories import make_contest, place
 OWNER = Actor(admin_id=None, email="owner@example.com", role="owner")
 
 
-async def paid_votes(sessions: Sessions, contest: Contest, votes: dict[str, int]) -> list[VoteOrder]:
+async def paid_votes(sessions: Sessions, contest: Contest, votes: dict[str, int], first: int = 0) -> list[VoteOrder]:
+    """Orders paid for these votes, by payers numbered from `first`."""
     orders = []
-    for index, (code, quantity) in enumerate(votes.items()):
+    for index, (code, quantity) in enumerate(votes.items(), start=first):
         order = await place(sessions, contest, candidate=code, quantity=quantity, msisdn=f"+23767000{index:04d}")
         await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", f"t-{order.id}",
                                        provider="mtn")

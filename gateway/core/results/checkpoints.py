@@ -1,6 +1,6 @@
-"""The ledger's rounds: a checkpoint of each contest's chain every hour it grew, and at close a
-checkpoint and a signed results sheet. Run by the worker's periodic job every few minutes (one job per time
-slot, whichever worker enqueues it).""" 
+"""The ledger's rounds: a checkpoint of each contest's chain every hour it grew, and at close a checkpoint and a
+signed results sheet (a show in rounds: at its last round's close, never at an earlier round's). Run by the
+worker's periodic job every few minutes (one job per time slot, whichever worker enqueues it)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
 from gateway.core.errors import Conflict
 from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, LedgerHead, ResultsSheet
+from gateway.db.models import (
+    Contest,
+    ContestStatus,
+    LedgerCheckpoint,
+    LedgerHead,
+    ResultsSheet,
+    RoundStatus,
+)
+from gateway.db.models import ContestRound as ShowRound
 
 log = logging.getLogger(__name__)
 CLOSE = "close"
@@ -44,14 +52,25 @@ async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[Contest
                 .order_by(checkpoints.taken_at.desc(), checkpoints.id.desc()).limit(1).correlate(Contest)
                 .scalar_subquery())
 
-    closed_taken = (select(checkpoints.id).where(checkpoints.contest_id == Contest.id, checkpoints.reason == CLOSE)
+    # A show in rounds closes at its last round's close: until then its lines' close is a round's, and the round
+    # after it opens them again. The close's checkpoint and sheet are those taken since the current round opened:
+    # a close that came before it (a round nobody had planned yet then) is the close of nothing.
+    rounds = ShowRound.__table__.c
+    this_round_opened = func.coalesce(select(rounds.opened_at).where(rounds.id == Contest.current_round_id)
+                                      .correlate(Contest).scalar_subquery(), literal_column("'-infinity'::timestamptz"))
+    rounds_to_come = (select(rounds.id).where(rounds.contest_id == Contest.id, rounds.status == RoundStatus.PLANNED)
+                      .correlate(Contest).exists())
+    closed_taken = (select(checkpoints.id).where(checkpoints.contest_id == Contest.id, checkpoints.reason == CLOSE,
+                                                 checkpoints.taken_at >= this_round_opened)
                     .correlate(Contest).exists())
     sheets = ResultsSheet.__table__.c
-    close_signed = (select(sheets.id).where(sheets.contest_id == Contest.id, sheets.reason.in_((CLOSE, AFTER_CLOSE)))
+    close_signed = (select(sheets.id).where(sheets.contest_id == Contest.id, sheets.reason.in_((CLOSE, AFTER_CLOSE)),
+                                            sheets.created_at >= this_round_opened)
                     .correlate(Contest).exists())
     # A sealed contest's close sheet waits for the organiser's close (its board opens then, not at closes_at).
     closed = or_(Contest.status == ContestStatus.CLOSED,
-                 and_(Contest.status != ContestStatus.DRAFT, Contest.closes_at <= now, Contest.board_sealed.is_(False)))
+                 and_(Contest.status != ContestStatus.DRAFT, Contest.closes_at <= now, Contest.board_sealed.is_(False),
+                      ~rounds_to_come))
     async with autocommit(sessions) as session:
         rows = (await session.execute(
             select(Contest.id, Contest.slug, closed, LedgerHead.entries, last(checkpoints.taken_at),

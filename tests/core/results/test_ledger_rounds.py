@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text, update
 
+from gateway.core.contests import round_rules, rounds
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing
 from gateway.core.results.checkpoints import checkpoint_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
+from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 KEY = signing.private_key(TEST_RESULTS_KEY)
 
@@ -107,3 +109,46 @@ async def test_a_pass_takes_and_reports_the_contests_oldest_first(sessions: Sess
     await close(sessions, first)
     assert await checkpoint_pass(sessions, KEY, now) == ["first:close", "first:signed", "second:close",
                                                          "second:signed"]
+
+
+async def test_a_show_in_rounds_is_signed_at_its_final_close_never_at_a_rounds(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)  # the heats and the final, planned ahead
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3})
+    heats_closed = await rounds.close_lines(sessions, OWNER, contest.id)
+    between = await checkpoint_pass(sessions, KEY, heats_closed + timedelta(seconds=1))
+    assert f"{contest.slug}:close" not in between  # the final is still to come: nothing is the show's result yet
+    assert await signing.latest_sheet(sessions, contest.slug) is None
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2,
+                              now=heats_closed + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 1, "02": 4}, first=10)
+    final_closed = await rounds.close_lines(sessions, OWNER, contest.id)
+    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=1)) == [
+        f"{contest.slug}:close", f"{contest.slug}:signed"]
+    sheet = await signing.latest_sheet(sessions, contest.slug)
+    assert sheet is not None and sheet.reason == "close" and sheet.entries == 4  # every round's votes
+
+
+async def test_a_round_planned_after_the_show_seemed_over_is_signed_again_at_its_close(sessions: Sessions) -> None:
+    now = datetime.now(UTC)
+    contest = await make_contest(sessions, candidates=3, status=ContestStatus.DRAFT, price_per_vote=100)
+    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Heats", 100, now + timedelta(hours=2)))
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3})
+    heats_closed = await rounds.close_lines(sessions, OWNER, contest.id)
+    # No round planned after it: for all anyone knew, the show was over.
+    assert await checkpoint_pass(sessions, KEY, heats_closed + timedelta(seconds=1)) == [
+        f"{contest.slug}:close", f"{contest.slug}:signed"]
+    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Final", 200, now + timedelta(hours=4)))
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2,
+                              now=heats_closed + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 1, "02": 4}, first=10)
+    final_closed = await rounds.close_lines(sessions, OWNER, contest.id)
+    # The final's close is the show's: checkpointed and signed again, with the final's votes.
+    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=1)) == [
+        f"{contest.slug}:close", f"{contest.slug}:signed"]
+    sheet = await signing.latest_sheet(sessions, contest.slug)
+    assert sheet is not None and sheet.reason == "close" and sheet.entries == 4
+    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=2)) == []  # once
