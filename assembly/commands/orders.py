@@ -15,6 +15,7 @@ from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.resources.http_client import provider_http_client
 from assembly.settings import Settings
 from gateway.core.errors import DomainError
+from gateway.core.money import money_text
 
 if TYPE_CHECKING:
     from gateway.core.oversight.review import ReviewItem
@@ -202,8 +203,8 @@ def print_review(items: list[ReviewItem]) -> None:
     print(f"{len(items)} to review, the longest waiting first:")
     for item in items:
         print(f"\n{item.kind.value}  order {item.order_id}  (now {item.status.value}; noted {when(item.noted_at)})")
-        print(f"  {item.contest}, {item.quantity} vote(s), {item.amount} {item.currency} by {item.provider}, "
-              f"payer {item.voter or 'unknown'}")
+        paid = money_text(item.amount, item.currency)
+        print(f"  {item.contest}, {item.quantity} vote(s), {paid} by {item.provider}, payer {item.voter or 'unknown'}")
         print(f"  reason: {item.reason}")
         for event in item.events:
             print(f"  event:  {when(event.received_at)}  {event.kind}  -> {event.outcome or 'no outcome'}")

@@ -50,6 +50,17 @@ def to_major_string(amount: int, currency: str) -> str:
     return f"{value:.{places}f}"
 
 
+def money_text(amount: object, currency: object) -> str:
+    """A sum in a reason a person reads (the review queue, an order's page, an export): in major units with its
+    code, "30.50 KES", "500 XAF"; a sum or code that is not one as it came (an old row's, a provider's odd word)."""
+    if isinstance(amount, int) and not isinstance(amount, bool) and isinstance(currency, str):
+        try:
+            return f"{to_major_string(amount, currency)} {currency.upper()}"
+        except UnknownCurrency:
+            pass
+    return f"{amount} {currency}"
+
+
 def from_major(value: str | int | float, currency: str) -> int:
     """ "500" XAF -> 500; "1.5" EUR -> 150. Raises ValueError for anything not a whole minor amount."""
     places = minor_digits(currency)

@@ -7,7 +7,10 @@ import pytest
 
 from channels.phone.texts import texted_money
 from channels.web.i18n import Translator
-from gateway.core.money import UnknownCurrency, from_major, minor_digits, to_major_string
+from gateway.core.contests.catalog import VotingState
+from gateway.core.money import UnknownCurrency, from_major, minor_digits, money_text, to_major_string
+from gateway.core.money_in.paid_unasked import why_held
+from gateway.core.oversight.review import duplicate_reason, partial_refund_reason
 from gateway.core.texts import Lang
 
 
@@ -40,3 +43,16 @@ def test_web_ussd_and_providers_read_an_amount_alike(currency: str, major: str, 
     assert texted_money(minor, currency, Lang.FR) == web_fr.replace("\u00a0", " ").replace("\u202f", " ")
     assert Translator("en").money(minor, currency) == web_en and Translator("fr").money(minor, currency) == web_fr
     assert Translator("en").money_digits(currency) == minor_digits(currency)
+
+
+def test_the_reasons_a_person_reads_give_sums_in_major_units() -> None:
+    """The review queue, an order's page and the exports show these words beside sums shown as money: a Kenyan
+    reason once read "3500 KES" beside "Ksh 35.00"."""
+    assert money_text(3050, "KES") == "30.50 KES" and money_text(500, "xaf") == "500 XAF"
+    assert money_text(None, None) == "None None" and money_text(12, "ZZZ") == "12 ZZZ"  # as it came
+    assert "(mtn-4, 30.50 KES)" in duplicate_reason({"second_txn": "mtn-4", "amount": 3050, "currency": "KES",
+                                                    "paid_txn": "mtn-3"})
+    partial = partial_refund_reason({"refunded": 500, "currency": "KES", "amount": 3000, "order_currency": "KES"})
+    assert partial.startswith("5.00 KES of 30.00 KES refunded")
+    held = why_held(3500, 1000, "KES", VotingState.OPEN)
+    assert held == "paid 35.00 KES into the paybill: 3 votes at 10.00 KES and 5.00 KES more"

@@ -14,6 +14,7 @@ import uuid
 from sqlalchemy import select
 
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
+from gateway.core.money import money_text
 from gateway.core.money_in.checking import StatusPace, word_on
 from gateway.core.money_in.collections import load_collection
 from gateway.core.money_in.verification.by_status import VERIFIABLE, Verified
@@ -33,8 +34,9 @@ def shortfall(provider: str, amount: int, currency: str, status: StatusResult | 
         return (f"{provider} says the payment is {said}: no money came in, so none can go back. Dismiss it "
                 "instead.")
     if status.amount != amount or (status.currency or "").upper() != currency.upper():
-        return (f"{provider} took {status.amount} {status.currency}, the order is {amount} {currency}: give back "
-                f"what it took from {provider}'s own portal, then dismiss the order.")
+        return (f"{provider} took {money_text(status.amount, status.currency)}, the order is "
+                f"{money_text(amount, currency)}: give back what it took from {provider}'s own portal, then dismiss "
+                "the order.")
     return None
 
 

@@ -36,6 +36,7 @@ from gateway.core.contests import late_votes
 from gateway.core.contests.price_tiers import PriceTier, tiers_of, votes_bought
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.fraud import holds
+from gateway.core.money import money_text
 from gateway.core.orders import counting
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions, autocommit
@@ -155,14 +156,15 @@ def why_held(amount: int, price: int, currency: str, voting: VotingState,
              tiers: Sequence[PriceTier] = ()) -> str | None:
     """Why a payment for a known candidate buys no whole votes alone (None: it buys exactly what `votes_bought`
     says: a bundle's votes for a bundle's amount, else whole votes at the price). Pure."""
+    paid = money_text(amount, currency)
     if voting is not VotingState.OPEN:
-        return f"paid {amount} {currency} into the paybill while voting was {voting.value}: no vote counts by itself"
+        return f"paid {paid} into the paybill while voting was {voting.value}: no vote counts by itself"
     votes, left = votes_bought(amount, price, tiers)
     if votes == 0:
-        return f"paid {amount} {currency} into the paybill, under one vote's price ({price} {currency})"
+        return f"paid {paid} into the paybill, under one vote's price ({money_text(price, currency)})"
     if left:
-        return (f"paid {amount} {currency} into the paybill: {votes} votes at {price} {currency} and {left} "
-                f"{currency} more")
+        return (f"paid {paid} into the paybill: {votes} votes at {money_text(price, currency)} and "
+                f"{money_text(left, currency)} more")
     return None
 
 

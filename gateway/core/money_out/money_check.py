@@ -22,6 +22,7 @@ from typing import Literal
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money import money_text
 from gateway.core.money_out.settlements import MONEY_IN
 from gateway.db.models import (
     AuditEntry,
@@ -82,8 +83,8 @@ class Difference:
     word: ProviderWord
 
     def line(self) -> str:
-        books = f"{self.entry.amount} {self.entry.currency} {'moved' if self.entry.moved else 'not moved'}"
-        said = (f"{self.word.status or 'unknown'} {self.word.amount} {self.word.currency}" if self.word.found
+        books = f"{money_text(self.entry.amount, self.entry.currency)} {'moved' if self.entry.moved else 'not moved'}"
+        said = (f"{self.word.status or 'unknown'} {money_text(self.word.amount, self.word.currency)}" if self.word.found
                 else "never heard of it")
         return f"{self.what}: {self.entry.kind} {self.entry.key}: books {books}; provider {said}"
 

@@ -32,6 +32,7 @@ from gateway.core.entries import entry_fees
 from gateway.core.errors import NotFound
 from gateway.core.fraud import holds
 from gateway.core.fraud.rules import risk_hits
+from gateway.core.money import money_text
 from gateway.core.orders import kept_events, tables
 from gateway.core.orders.kept_events import EventToKeep
 from gateway.core.orders.outcomes import ConfirmOutcome
@@ -271,8 +272,8 @@ async def _confirm_not_pending(
         # that genuine payment out of the tally on the word of a provider that never took it.
         return ConfirmOutcome.OTHER_PROVIDER
     if order.status is OrderStatus.PENDING:
-        reason = (f"amount mismatch: provider reported {amount} {currency.upper()}, "
-                  f"order is {order.amount} {order.currency}")
+        reason = (f"amount mismatch: provider reported {money_text(amount, currency)}, "
+                  f"order is {money_text(order.amount, order.currency)}")
     elif is_second_charge(order, provider_txn_id):
         await record_second_charge(session, order, provider_txn_id, amount, currency)
         return ConfirmOutcome.DUPLICATE_PAYMENT

@@ -12,6 +12,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.errors import NotFound
+from gateway.core.money import money_text
 from gateway.core.orders import accounting
 from gateway.core.orders.outcomes import RefundSettled
 from gateway.core.outbox import emit
@@ -50,7 +51,7 @@ async def settle_refund(sessions: Sessions, order_id: uuid.UUID, refunded: int |
         if not await _partial_refund_recorded(session, order_id, refunded):  # else: the same event settled again
             await _record_partial_refund(session, order, refunded, refund_currency)
         if order.status in NOT_COUNTED_YET:
-            await _flag_partly_refunded(session, order, f"{refunded} {refund_currency}", provider_txn_id)
+            await _flag_partly_refunded(session, order, money_text(refunded, refund_currency), provider_txn_id)
         return RefundSettled.PARTIAL_REFUND
 
 
@@ -59,7 +60,7 @@ async def _flag_partly_refunded(session: AsyncSession, order: VoteOrder, refund:
     """Set an order not counted yet aside for good: a later "paid" must not count money partly given back."""
     order.status = OrderStatus.FLAGGED
     order.status_reason = (f"partial refund of {refund} by the provider before it was counted "
-                           f"(order is {order.amount} {order.currency}): a person decides")
+                           f"(order is {money_text(order.amount, order.currency)}): a person decides")
     order.provider_txn_id = order.provider_txn_id or provider_txn_id
     order.decided_at = datetime.now(UTC)
     order.start_lease_until = None

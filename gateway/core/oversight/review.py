@@ -21,6 +21,7 @@ from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money import money_text
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, Refund, RefundState, VoteOrder
 
@@ -107,7 +108,7 @@ async def latest_refunds(session: AsyncSession, order_ids: set[uuid.UUID]) -> di
 
 
 def refund_failed_reason(refund: Refund) -> str:
-    return (f"{refund.provider} refused the refund {refund.id} ({refund.amount} {refund.currency}): "
+    return (f"{refund.provider} refused the refund {refund.id} ({money_text(refund.amount, refund.currency)}): "
             f"{refund.provider_reason or 'no reason given'}. Send it again, or pay it back by hand.")
 
 
@@ -154,13 +155,15 @@ async def _by_unverified_success(session: AsyncSession) -> list[ReviewItem]:
 
 
 def duplicate_reason(details: dict[str, Any]) -> str:
-    return (f"a second payment ({details.get('second_txn')}, {details.get('amount')} {details.get('currency')}) "
-            f"for an order already paid ({details.get('paid_txn')}): refund it")
+    paid = money_text(details.get("amount"), details.get("currency"))
+    return (f"a second payment ({details.get('second_txn')}, {paid}) for an order already paid "
+            f"({details.get('paid_txn')}): refund it")
 
 
 def partial_refund_reason(details: dict[str, Any]) -> str:
-    return (f"{details.get('refunded')} {details.get('currency')} of {details.get('amount')} "
-            f"{details.get('order_currency')} refunded at the provider; the votes still count: decide which")
+    return (f"{money_text(details.get('refunded'), details.get('currency'))} of "
+            f"{money_text(details.get('amount'), details.get('order_currency'))} refunded at the provider; the votes "
+            "still count: decide which")
 
 
 async def _events(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[EventSeen]]:

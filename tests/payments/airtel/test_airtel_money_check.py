@@ -115,7 +115,7 @@ async def test_the_day_agrees_then_a_vote_airtel_says_failed_is_found_and_audite
     async with sessions() as session:
         audited = list(await session.scalars(select(AuditEntry.details["line"].astext).where(
             AuditEntry.action == "money.difference", AuditEntry.target == f"money:airtel:{today.isoformat()}")))
-    assert len(audited) == 1 and "missing_at_provider" in audited[0] and "3000 KES" in audited[0]
+    assert len(audited) == 1 and "missing_at_provider" in audited[0] and "30.00 KES" in audited[0]
 
 
 async def test_gateway_reconcile_money_lists_airtels_difference(sessions: Sessions, airtel: Airtel,

@@ -67,7 +67,7 @@ def test_two_account_numbers_are_one_code_as_people_type_them() -> None:
 
 def test_what_buys_no_whole_vote_is_said() -> None:
     assert why_held(3000, 1000, "KES", VotingState.OPEN) is None
-    assert "3 votes at 1000 KES and 50 KES more" in (why_held(3050, 1000, "KES", VotingState.OPEN) or "")
+    assert "3 votes at 10.00 KES and 0.50 KES more" in (why_held(3050, 1000, "KES", VotingState.OPEN) or "")
     assert "under one vote's price" in (why_held(500, 1000, "KES", VotingState.OPEN) or "")
     assert "closed" in (why_held(3000, 1000, "KES", VotingState.CLOSED) or "")
 

@@ -90,7 +90,7 @@ async def test_the_day_agrees_then_money_paid_in_for_no_order_is_found_and_audit
     async with live.sessions() as session:
         audited = list(await session.scalars(select(AuditEntry.details["line"].astext).where(
             AuditEntry.action == "money.difference", AuditEntry.target == f"money:mpesa:{today.isoformat()}")))
-    assert len(audited) == 1 and "missing_in_books" in audited[0] and "30000 KES" in audited[0]
+    assert len(audited) == 1 and "missing_in_books" in audited[0] and "300.00 KES" in audited[0]
 
 
 async def test_a_payment_naming_our_reference_is_ours_even_counted_without_its_receipt(live: LiveMpesa) -> None:
@@ -128,5 +128,5 @@ async def test_gateway_reconcile_money_lists_mpesa_s_difference(live: LiveMpesa,
     await paid_in_on_the_phone(live, 120, "")
     found = await asyncio.to_thread(gateway, *command, env=env)
     assert found.returncode == 3, found.stdout + found.stderr
-    assert "missing_in_books: payment" in found.stdout and "12000 KES" in found.stdout
+    assert "missing_in_books: payment" in found.stdout and "120.00 KES" in found.stdout
     assert "4 checked, 1 difference(s)" in found.stdout

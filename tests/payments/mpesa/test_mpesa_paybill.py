@@ -153,7 +153,7 @@ async def test_a_bundles_amount_paid_into_the_paybill_buys_the_bundles_votes(liv
 async def test_a_remainder_is_held_for_a_person_by_default(live: LiveMpesa) -> None:
     order = await decided(live, (await pay(live, "01", 35))["TransID"])
     assert order.status is OrderStatus.HELD and order.quantity == 3
-    assert "3 votes at 1000 KES and 500 KES more" in (order.hold_reason or "")
+    assert "3 votes at 10.00 KES and 5.00 KES more" in (order.hold_reason or "")
     assert (await votes(live))["01"] == 0  # until a person counts or rejects it
 
 
@@ -167,7 +167,7 @@ async def test_a_remainder_is_given_back_by_a_reversal_where_the_contest_says_so
     made["TransID"] = made["transactionId"]
     await statement_pass(job(live, settings, redis))
     order = await decided(live, made["TransID"], until=OrderStatus.REFUND_REQUESTED)
-    assert "500 KES more" in (order.status_reason or "")
+    assert "5.00 KES more" in (order.status_reason or "")
     # the reversal goes out (its row is owed at the database's time: the pass looks a little later)
     await refunds_pass(live.sessions, live.client.app[PROVIDERS], datetime.now(UTC) + timedelta(seconds=5))
     for _ in range(100):

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
+from gateway.core.money import money_text
 from gateway.core.money_in.verification.by_status import (
     ORDERS,
     QUEUE,
@@ -82,8 +83,8 @@ def judge_listed(order: CountedPayment, listed: ListedPayment | None, complete: 
     if listed.reference != order.reference:
         return Judgement(Verified.DISAGREED, f"the provider's payment {listed.txn_id} was for another order")
     if listed.amount != order.amount or listed.currency.upper() != order.currency.upper():
-        return Judgement(Verified.DISAGREED, f"the provider took {listed.amount} {listed.currency}, "
-                                             f"the order is {order.amount} {order.currency}")
+        return Judgement(Verified.DISAGREED, f"the provider took {money_text(listed.amount, listed.currency)}, "
+                                             f"the order is {money_text(order.amount, order.currency)}")
     if listed.refunded:  # a genuine payment given back later: a refund to apply, not a forgery
         return Judgement(Verified.REFUNDED, "the provider lists the payment as refunded")
     return Judgement(Verified.AGREED)

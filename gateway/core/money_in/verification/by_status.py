@@ -28,6 +28,7 @@ from sqlalchemy import ColumnElement, String, Update, all_, bindparam, func, ins
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money import money_text
 from gateway.core.money_in.checking import StatusPace, word_on
 from gateway.core.money_in.collections import load_collection
 from gateway.core.money_in.verification.priority import ClaimTurns
@@ -70,8 +71,8 @@ def judge(amount: int, currency: str, status: StatusResult | None, attempts: int
     if status.state is not PaymentState.SUCCESSFUL:
         return Judgement(Verified.DISAGREED, f"the provider's status is {status.raw_status or status.state.value}")
     if status.amount != amount or (status.currency or "").upper() != currency.upper():
-        return Judgement(Verified.DISAGREED, f"the provider took {status.amount} {status.currency}, "
-                                             f"the order is {amount} {currency}")
+        return Judgement(Verified.DISAGREED, f"the provider took {money_text(status.amount, status.currency)}, "
+                                             f"the order is {money_text(amount, currency)}")
     return Judgement(Verified.AGREED)
 
 
