@@ -10,7 +10,7 @@ after a separator are refused in a currency whose cents are not three."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +157,15 @@ def add_to(environment: jinja2.Environment) -> None:
 def check_prices(request: web.Request, draft: ContestDraft) -> None:
     """Refuses a contest's price that one of its providers cannot charge (their declarations, read by the core),
     naming the provider and the nearest prices it can, in the organiser's language."""
-    check_chargeable(draft.price_per_vote, draft.currency, draft.max_votes_per_order, draft.providers,
-                     request.app[PROVIDERS], texts.language_of(request), draft.stars_per_vote)
+    check_price(request, draft.price_per_vote, draft.currency, draft.max_votes_per_order, draft.providers,
+                draft.stars_per_vote)
+
+
+def check_price(request: web.Request, price: int, currency: str, max_votes: int, chosen: Sequence[str],
+                stars_per_vote: int | None = None) -> None:
+    """`check_prices` for a price that is not the form's: a round's, which becomes the contest's when it opens."""
+    check_chargeable(price, currency, max_votes, chosen, request.app[PROVIDERS], texts.language_of(request),
+                     stars_per_vote)
 
 
 SCRIPT = (Path(__file__).parent / "static" / "money.js").read_text()

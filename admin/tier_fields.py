@@ -13,7 +13,7 @@ from aiohttp import web
 from admin import money_fields, texts
 from gateway.core.contests.chargeable_prices import PriceNotChargeable, refusal_of
 from gateway.core.contests.contest_drafts import ContestDraft
-from gateway.core.contests.price_tiers import MAX_TIERS, InvalidTiers, tiers_of
+from gateway.core.contests.price_tiers import MAX_TIERS, InvalidTiers, PriceTier, tiers_of
 from gateway.core.errors import DomainError
 from gateway.core.providers import Capability
 from gateway.core.texts import N_, format_money
@@ -96,13 +96,19 @@ def check_tier_prices(request: web.Request, draft: ContestDraft) -> None:
     """Refuses a bundle's amount one of the contest's providers cannot charge, as its price per vote is refused
     (money_fields.check_prices): a bundle's amount is what the provider is asked, so M-Pesa's whole shillings or a
     wallet's least and most payment hold for it too. Stars are priced per vote: no bundle is sold in them."""
+    check_bundles(request, draft.price_tiers, draft.currency, draft.providers)
+
+
+def check_bundles(request: web.Request, tiers: Sequence[PriceTier], currency: str, chosen: Sequence[str]) -> None:
+    """`check_tier_prices` for bundles that are not the form's: a round's, which become the contest's when it
+    opens."""
     providers, lang = request.app[PROVIDERS], texts.language_of(request)
     _ = texts.gettext_for(lang)
-    for tier in draft.price_tiers:
-        for name in draft.providers:
+    for tier in tiers:
+        for name in chosen:
             if Capability.IN_CHAT in providers.capabilities(name):
                 continue
-            refusal = refusal_of(tier.amount, draft.currency, 1, providers.label(name), providers.charges(name), lang)
+            refusal = refusal_of(tier.amount, currency, 1, providers.label(name), providers.charges(name), lang)
             if refusal:
                 raise PriceNotChargeable(_("The bundle of {votes} votes:", votes=tier.votes) + " " + refusal,
                                          field=FIELD)
