@@ -16,7 +16,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from admin import money_fields
+from admin import money_fields, tier_fields
 from admin.accounts import allowed
 from admin.texts import language_of
 from admin.web import form_of, guarded, is_api
@@ -98,6 +98,17 @@ def parse_plan(form: Mapping[str, Any], currency: str, lang: str) -> round_rules
     return round_rules.RoundPlan(str(form.get("name", "")), price, closes_at.astimezone(UTC), carry, tiers)
 
 
+def chargeable_terms(request: web.Request) -> rounds.TermsCheck:
+    """A round's price and bundles refused as the contest's form refuses the contest's own (money_fields.check_prices,
+    tier_fields.check_tier_prices), by the contest's providers in its currency: they become the contest's when the
+    round opens, and a price M-Pesa or a card cannot charge would fail every order of the round on air."""
+    def check(contest: Contest, plan: round_rules.RoundPlan) -> None:
+        money_fields.check_price(request, plan.price_per_vote, contest.currency, contest.max_votes_per_order,
+                                 contest.providers)
+        tier_fields.check_bundles(request, plan.price_tiers, contest.currency, contest.providers)
+    return check
+
+
 @routes.get(API + "/rounds")
 @guarded("contests.read")
 async def list_rounds(request: web.Request, actor: Actor) -> web.StreamResponse:
@@ -116,7 +127,8 @@ async def plan_round(request: web.Request, actor: Actor) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         currency = (await contest_in_scope(session, actor, contest_id(request))).currency
     plan = parse_plan(await form_of(request), currency, language_of(request))
-    row = await rounds.plan_round(request.app[SESSIONS], actor, contest_id(request), plan)
+    row = await rounds.plan_round(request.app[SESSIONS], actor, contest_id(request), plan,
+                                  chargeable=chargeable_terms(request))
     return web.json_response(round_json(row, currency), status=201)
 
 

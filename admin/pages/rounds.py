@@ -11,7 +11,7 @@ from admin import money_fields, tier_fields
 from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
-from admin.show_rounds import decide_and_sign
+from admin.show_rounds import chargeable_terms, decide_and_sign
 from admin.texts import language_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
@@ -63,7 +63,8 @@ async def plan_page(request: web.Request, actor: Actor) -> web.StreamResponse:
         tiers = tiers_of(tier_fields.tiers_in_minor({**form, "currency": contest.currency}, lang))
         try:
             await rounds.plan_round(request.app[SESSIONS], actor, contest.id,
-                                    round_rules.RoundPlan(str(form.get("name", "")), price, closes_at, carry, tiers))
+                                    round_rules.RoundPlan(str(form.get("name", "")), price, closes_at, carry, tiers),
+                                    chargeable=chargeable_terms(request))
         except DomainError as exc:
             raise tier_fields.shown(exc, contest.currency, lang) from None
     except DomainError as exc:

@@ -13,10 +13,12 @@ from sqlalchemy import select, update
 from gateway.core.contests import rounds
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
-from gateway.db.models import ContestRound, ContestStatus
+from gateway.db.models import AuditEntry, ContestRound, ContestStatus
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import make_contest
 from tests.show_rounds import OWNER, a_show
+
+NBSP = "\u00a0"
 
 
 async def vote_refused(client: TestClient, slug: str) -> str | None:
@@ -93,8 +95,9 @@ async def test_a_support_account_cannot_touch_the_lines(client: TestClient, sess
 
 async def test_an_organiser_plans_a_round_on_its_page_on_the_contests_clock_and_decides_it_by_hand(
         client: TestClient, sessions: Sessions) -> None:
-    contest = await make_contest(sessions, slug="pageant", candidates=3, status=ContestStatus.DRAFT,
-                                 country="KE", currency="KES", time_zone="Africa/Nairobi")
+    # Airtel Money and cards charge shillings with cents (M-Pesa's whole shillings would refuse KES 10.50).
+    contest = await make_contest(sessions, slug="pageant", candidates=3, status=ContestStatus.DRAFT, country="KE",
+                                 currency="KES", time_zone="Africa/Nairobi", providers=["airtel", "stripe"])
     owner = await make_account(sessions, "owner", "organiser@example.com")
     token = await browser_sign_in(client, owner)
     page = f"/admin/contests/{contest.id}/rounds"
@@ -144,3 +147,63 @@ async def test_a_round_decided_whose_signing_failed_is_signed_on_the_next_try(cl
     assert (await client.get(f"/c/{contest.slug}/rounds/1/results.csv")).status == 200
     again = await client.post(url, json={"places": 2}, headers=headers)
     assert again.status == 409 and (await again.json())["error"]["code"] == "invalid_transition"
+
+
+async def planned_rounds(sessions: Sessions) -> list[tuple[str, int]]:
+    async with sessions() as session:
+        return [(row.name, row.price_per_vote) for row in (await session.scalars(select(ContestRound))).all()]
+
+
+async def test_a_round_priced_in_half_shillings_is_refused_for_an_mpesa_contest_through_the_api(
+        client: TestClient, sessions: Sessions) -> None:
+    """The round's price becomes the contest's when its lines open: M-Pesa charges whole shillings, so a final at
+    KES 10.50 would have failed every odd-quantity vote on air. It is refused when planned, as the contest form
+    refuses it, and nothing is planned."""
+    contest = await make_contest(sessions, candidates=3, status=ContestStatus.DRAFT, currency="KES", country="KE",
+                                 price_per_vote=1000, providers=["mpesa"], ussd_service_codes=[])
+    headers = bearer(await api_tokens(client, await make_account(sessions, "owner", "organiser@example.com")))
+    api = f"/api/v1/admin/contests/{contest.id}/rounds"
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    refused = await client.post(api, json={"name": "Final", "price": "10.50", "closes_at": later}, headers=headers)
+    error = (await refused.json())["error"]
+    assert refused.status == 400 and error["code"] == "price_not_chargeable" and error["field"] == "price_per_vote"
+    assert error["message"] == f"M-Pesa charges whole Kenyan shillings: Ksh{NBSP}10.00 or Ksh{NBSP}11.00."
+    bundle = await client.post(api, headers=headers, json={"name": "Final", "price": "10", "closes_at": later,
+                                                           "price_tiers": [{"votes": 5, "amount": 4550}]})
+    error = (await bundle.json())["error"]
+    assert bundle.status == 400 and error["code"] == "price_not_chargeable" and error["field"] == "price_tiers"
+    assert error["message"].startswith("The bundle of 5 votes: M-Pesa charges whole Kenyan shillings")
+    assert (await (await client.get(api, headers=headers)).json())["rounds"] == []
+    async with sessions() as session:
+        assert await session.scalar(select(AuditEntry.id).where(AuditEntry.action == "round.plan")) is None
+
+    planned = await client.post(api, headers=headers, json={"name": "Final", "price": "11", "closes_at": later,
+                                                            "price_tiers": [{"votes": 5, "amount": 5000}]})
+    assert planned.status == 201, await planned.text()
+    assert await planned_rounds(sessions) == [("Final", 1100)]
+
+
+async def test_a_round_a_card_cannot_charge_is_refused_on_its_page_and_nothing_is_planned(
+        client: TestClient, sessions: Sessions) -> None:
+    """A card payment is at least about FCFA 330: a round at FCFA 100 a vote and three votes an order at most would
+    have failed every card order (`amount_too_small`), and so would a bundle of three at FCFA 300."""
+    contest = await make_contest(sessions, candidates=3, status=ContestStatus.DRAFT, currency="XAF",
+                                 max_votes_per_order=3, providers=["mtn", "stripe"])
+    token = await browser_sign_in(client, await make_account(sessions, "owner", "organiser@example.com"))
+    page = f"/admin/contests/{contest.id}/rounds"
+    closes = (datetime.now(UTC) + timedelta(days=1)).astimezone(ZoneInfo(contest.time_zone)).strftime("%Y-%m-%dT%H:%M")
+    refused = await client.post(page, data={"csrf_token": token, "name": "Final", "price": "100", "closes_at": closes})
+    assert refused.status == 400
+    assert (f"Bank card charges at least FCFA{NBSP}330 a payment, more than the largest order here (3 votes): a vote "
+            f"at FCFA{NBSP}110 or more.") in await refused.text()
+    bundle = await client.post(page, data={"csrf_token": token, "name": "Final", "price": "110", "tier_votes_1": "3",
+                                           "tier_amount_1": "300", "closes_at": closes})
+    assert bundle.status == 400
+    assert f"The bundle of 3 votes: Bank card charges at least FCFA{NBSP}330 a payment" in await bundle.text()
+    assert await planned_rounds(sessions) == []
+    assert "No round yet" in await (await client.get(page)).text()
+
+    planned = await client.post(page, data={"csrf_token": token, "name": "Final", "price": "110", "closes_at": closes},
+                                allow_redirects=False)
+    assert planned.status == 303
+    assert await planned_rounds(sessions) == [("Final", 110)]

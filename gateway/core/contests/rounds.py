@@ -14,7 +14,8 @@ by hand with a reason) waits until its late payments can no longer count (`late_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,11 @@ MAX_COUNTDOWN = timedelta(minutes=30)
 # How long after the close a payment may still count by default (`contests.late_grace_seconds`'s default; the rule
 # itself is gateway.core.contests.late_votes).
 DEFAULT_LATE_GRACE = timedelta(minutes=5)
+# What a round's terms must also meet, read against its contest as locked for the plan: that the contest's providers
+# can charge its price and bundles. Those providers' declarations and the refusal's words belong to the caller that
+# has them (the admin area, as for the contest's own price), and the rule itself to
+# `gateway.core.contests.chargeable_prices`.
+TermsCheck = Callable[[Contest, round_rules.RoundPlan], None]
 
 
 def round_snapshot(row: ContestRound) -> dict[str, Any]:
@@ -64,14 +70,18 @@ async def rounds_of(session: AsyncSession, contest_id: int) -> list[ContestRound
 
 
 async def plan_round(sessions: Sessions, actor: Actor, contest_id: int, plan: round_rules.RoundPlan,
-                     now: datetime | None = None) -> ContestRound:
-    """A new round after the contest's last one, its terms checked; changeable until it opens."""
+                     now: datetime | None = None, *, chargeable: TermsCheck | None = None) -> ContestRound:
+    """A new round after the contest's last one, its terms checked (by `chargeable` too, once they are consistent:
+    `open_round` copies them onto the contest as they are, so a price its providers cannot charge would fail every
+    order of the round); changeable until it opens."""
     plan = round_rules.check_plan(plan, now or datetime.now(UTC))
     async with sessions.begin() as session:
         contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest takes no new round.", code="invalid_transition")
         tiers = price_tiers.check_tiers(plan.price_tiers, plan.price_per_vote, contest.max_votes_per_order)
+        if chargeable is not None:
+            chargeable(contest, replace(plan, price_tiers=tiers))
         last = await session.scalar(select(func.max(ContestRound.number)).where(ContestRound.contest_id == contest.id))
         row = ContestRound(contest_id=contest.id, number=(last or 0) + 1, name=plan.name,
                            price_per_vote=plan.price_per_vote, closes_at=plan.closes_at, carry_counts=plan.carry_counts,
