@@ -45,7 +45,9 @@ TEXTS = (N_("Lines"), N_("Round"), N_("Lines open"), N_("Lines closed"), N_("Lin
 SUMMARIES = {
     "/contests/{contest_id}/rounds": "A show's rounds (GET: each with its board, and the tie rule); POST plans the "
                                      "next one: name, price (major units, as typed), closes_at (ISO 8601 with its "
-                                     "offset: the latest its lines close), carry_counts, price_tiers (minor units)",
+                                     "offset: the latest its lines close), carry_counts, price_tiers (minor units); "
+                                     "a price or bundle one of the contest's providers cannot charge is refused "
+                                     "(400 price_not_chargeable), as the contest's own",
     "/contests/{contest_id}/rounds/{number}/open": "Lines are open: the round's terms become the contest's on every "
                                                    "channel; the earlier rounds must be decided; audited",
     "/contests/{contest_id}/lines/close": "Lines are closed: now (countdown_seconds 0) or after a countdown of up to "
