@@ -20,13 +20,14 @@ from rq import Queue
 
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.free_vote_texts import FreeTexts, free_texts
+from channels.telegram.given_numbers import given_number
 from channels.telegram.keyboards import share_number_keyboard
 from channels.telegram.refusals import refusal_text
 from channels.telegram.texts import language_of, not_a_number, texts
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.orders import free_votes
-from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.phone import InvalidMsisdn
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.service import VoteService
 from gateway.core.worker_passes import enqueue_pass
@@ -84,12 +85,10 @@ async def free_number(message: Message, vote_service: VoteService, free_kit: Fre
     if message.contact is not None and (message.from_user is None or message.contact.user_id != message.from_user.id):
         await message.answer(t.not_your_number)
         return
-    typed = message.contact.phone_number if message.contact is not None else (message.text or "")
     slug = str((await state.get_data()).get("free_contest", ""))
     contest = await vote_service.contest(slug)
-    try:  # as the paying number is read: a shared contact's comes whole, without its +
-        msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}",
-                                  contest.country)
+    try:  # as the paying number is read
+        msisdn = given_number(message, contest.country)
     except InvalidMsisdn:
         await message.answer(not_a_number(t, contest.country))
         return

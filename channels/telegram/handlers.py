@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheck
 
 from channels.phone.texts import provider_label
 from channels.telegram.contest_settings import CHANNEL
+from channels.telegram.given_numbers import given_number
 from channels.telegram.how_to_vote import read_start_payload
 from channels.telegram.keyboards import (
     IN_CHAT,
@@ -52,7 +53,7 @@ from gateway.core.errors import DomainError
 from gateway.core.market import of_country
 from gateway.core.money_in.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.orders.placing import OrderRequest
-from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
+from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
@@ -263,18 +264,13 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
                        phone_wallets: PhoneWallets) -> None:
     """The payer's number, shared (it must be the user's own contact) or typed; then the MoMo push."""
     t = texts_for(message.from_user)
-    if message.contact is not None:
-        if message.from_user is None or message.contact.user_id != message.from_user.id:
-            await message.answer(t.not_your_number)
-            return
-        typed = message.contact.phone_number
-    else:
-        typed = message.text or ""
+    if message.contact is not None and (message.from_user is None or message.contact.user_id != message.from_user.id):
+        await message.answer(t.not_your_number)
+        return
     data = await state.get_data()
     contest = await find_contest(vote_service, int(data.get("contest", 0)))
-    try:  # a typed number is read as the contest's voters write it; a shared contact's comes whole, without its +
-        msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}",
-                                  contest.country if contest else DEFAULT_REGION)
+    try:
+        msisdn = given_number(message, contest.country if contest else DEFAULT_REGION)
     except InvalidMsisdn:
         await message.answer(not_a_number(t, contest.country if contest else DEFAULT_REGION))
         return

@@ -88,3 +88,22 @@ async def test_a_swahili_user_is_asked_to_pay_by_mobile_money_in_swahili(
     async with sessions() as session:
         order = (await session.scalars(select(VoteOrder))).one()
     assert (order.provider, order.language) == ("mtn", "sw")  # its receipt will speak Swahili too
+
+
+async def test_a_number_typed_as_the_refusal_shows_it_with_spaces_gets_the_prompt(
+        telegram: FakeBotApi, bot_client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """The refusal of a number typed wrong shows one as Cameroonians write theirs, spaced out; the voter who types
+    theirs that way (nine digits in thirteen characters) gets the payment's prompt, not the same refusal again."""
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest", telegram_mobile_money=True)
+    await pay_options(telegram)
+    await telegram.press(USER, "Pay FCFA\u00a0500 by mobile money")
+    await telegram.say(USER, "12")
+    refusal = telegram.last_message(USER).text
+    assert refusal == "This is not a valid phone number; type it again, e.g. 6 71 23 45 67."
+    await telegram.say(USER, refusal.removeprefix("This is not a valid phone number; type it again, e.g. ")[:-1])
+    assert telegram.last_message(USER).text.startswith("A payment request was sent to +237671234567")
+    await bot_client.app[STARTS].wait_idle()
+    async with sessions() as session:
+        order = (await session.scalars(select(VoteOrder))).one()
+    assert (order.provider, order.voter_msisdn, order.amount) == ("mtn", "+237671234567", 500)
+    assert fake_mtn.pay_calls == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -16,6 +17,7 @@ from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import BlockedMsisdn, FreeVote, VoteOrder
 from gateway.jobs.queues import job_queue, sync_redis
+from tests.east_africa import kenyan_contest
 from tests.factories import make_contest
 
 USER = 5550077
@@ -91,3 +93,29 @@ async def test_without_a_contest_giving_free_votes_the_bot_says_so(telegram: Fak
     await make_contest(sessions, name="Star Quest", stars_per_vote=10)
     await telegram.say(USER, "/free")
     assert telegram.last_message(USER).text == "No contest gives free votes right now."
+
+
+@pytest.mark.parametrize(("country", "typed", "number"), [
+    ("CM", "6 71 23 45 67", "+237671234567"),  # as the bot's refusal of a number typed wrong shows one
+    ("CM", " 670 000 001", "+237670000001"),
+    ("CM", "00237 670 000 001", "+237670000001"),
+    ("KE", "712 000 102", "+254712000102"),
+    ("SN", "77 123 45 67", "+221771234567"),
+])
+async def test_a_number_typed_with_spaces_is_texted_its_code_and_takes_the_free_vote(
+        telegram: FakeBotApi, bot_client: TestClient, settings: Settings, sessions: Sessions, country: str,
+        typed: str, number: str) -> None:
+    """Read in the contest's country, whatever spaces the voter puts in it."""
+    if country == "KE":
+        await kenyan_contest(sessions, name="Star Quest", stars_per_vote=10, free_votes_per_day=1)
+    else:
+        await make_contest(sessions, name="Star Quest", stars_per_vote=10, free_votes_per_day=1,
+                           currency="XAF" if country == "CM" else "XOF", country=country)
+    await telegram.say(USER, "/free")
+    await telegram.say(USER, typed)
+    assert telegram.last_message(USER).text == f"We texted a code to {number}. Send it here."
+    await telegram.say(USER, texted_code(settings, number))
+    await telegram.say(USER, "2")
+    assert telegram.last_message(USER).text == "Your free vote for 02 Candidate 02 is counted. Free votes left: 0."
+    async with sessions() as session:
+        assert (await session.scalars(select(FreeVote.msisdn))).all() == [number]
