@@ -75,9 +75,11 @@ async def body(request: web.Request, model: type[M]) -> M:
         raise DomainError("The body must be a JSON object.", code="invalid_json") from exc
 
 
-def e164(raw: str) -> str:
+def e164(raw: str, country: str) -> str:
+    """`raw` as E.164, read in the contest's `country` as its people write their numbers (`0712 000 102` is Kenyan
+    in a Kenyan contest, no number in a Cameroonian one)."""
     try:
-        return normalise_msisdn(raw)
+        return normalise_msisdn(raw, country)
     except InvalidMsisdn as exc:
         raise DomainError("That is not a phone number we can text.", code="invalid_msisdn", field="msisdn") from exc
 
@@ -124,13 +126,13 @@ async def challenge(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contests/{slug}/entries/code")
 async def send_code(request: web.Request) -> web.Response:
     asked = await body(request, CodeRequest)
-    msisdn = e164(asked.msisdn)
+    call = await open_call(request)
+    msisdn = e164(asked.msisdn, call.country)
     settings = request.app[SETTINGS]
     regions = frozenset(code.strip().upper() for code in settings.entry_phone_regions.split(",") if code.strip())
     if not textable_in(msisdn, regions):
         raise DomainError("Enter with a mobile number of a country this contest runs in.", code="number_not_served",
                           field="msisdn")
-    call = await open_call(request)
     scope, per_day = codes_budget(settings, call)
     return await number_proof.send_code(request, asked, msisdn, PURPOSE, call.slug, scope, per_day,
                                         lambda lang, code: code_text(lang, code, call.contest_name))
@@ -139,7 +141,8 @@ async def send_code(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contests/{slug}/entries/proof")
 async def prove_number(request: web.Request) -> web.Response:
     asked = await body(request, ProofRequest)
-    msisdn = e164(asked.msisdn)
+    call = await entering.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
+    msisdn = e164(asked.msisdn, call.country)  # as its code was sent: the same number, whichever way it is written
     return web.json_response({"proof": await number_proof.proof_of(request, msisdn, PURPOSE, asked.code),
                               "msisdn": msisdn})
 

@@ -17,6 +17,7 @@ from channels.web.number_proof_texts import error_texts
 from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
 from channels.web.schemas import CodeRequest
+from gateway.core.contests.catalog import PublicContest
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import free_votes
 from gateway.core.service import VOTE_SERVICE
@@ -35,15 +36,15 @@ class FreeVoteBody(BaseModel):
     candidate: str = Field(max_length=8)
 
 
-async def giving_contest(request: web.Request) -> tuple[int, str, int]:
-    """The contest (id, name, codes a day) if it gives free votes now; a 4xx otherwise, before any text is paid for."""
+async def giving_contest(request: web.Request) -> tuple[PublicContest, int]:
+    """The contest and its codes a day if it gives free votes now; a 4xx otherwise, before any text is paid for."""
     slug = request.match_info["slug"]
     contest = await request.app[VOTE_SERVICE].contest(slug)  # NotFound for no such contest
     if await free_votes.free_terms(request.app[SESSIONS], slug) is None:
         raise free_votes.NoFreeVotes("This contest gives no free vote now.")
     settings = request.app[SETTINGS]
     # A contest's codes a day: as many as its entries' default, never above the service's ceiling.
-    return contest.id, contest.name, min(settings.entry_codes_default_per_day, settings.entry_codes_per_day)
+    return contest, min(settings.entry_codes_default_per_day, settings.entry_codes_per_day)
 
 
 def proven(request: web.Request, proof: str) -> str:
@@ -80,25 +81,26 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/contests/{slug}/free-votes/challenge")
 async def challenge(request: web.Request) -> web.Response:
     """The work a code request pays first (as an entry's: `GET …/entries/challenge`)."""
-    contest_id, _, per_day = await giving_contest(request)
-    return await number_proof.challenge(request, PURPOSE, request.match_info["slug"], f"contest:{contest_id}",
+    contest, per_day = await giving_contest(request)
+    return await number_proof.challenge(request, PURPOSE, request.match_info["slug"], f"contest:{contest.id}",
                                         per_day)
 
 
 @routes.post("/api/v1/contests/{slug}/free-votes/code")
 async def send_code(request: web.Request) -> web.Response:
     asked = await body(request, CodeRequest)
-    msisdn = e164(asked.msisdn)
-    contest_id, contest_name, per_day = await giving_contest(request)
+    contest, per_day = await giving_contest(request)
+    msisdn = e164(asked.msisdn, contest.country)
     return await number_proof.send_code(request, asked, msisdn, PURPOSE, request.match_info["slug"],
-                                        f"contest:{contest_id}", per_day,
-                                        lambda lang, code: free_votes.code_text(lang, code, contest_name))
+                                        f"contest:{contest.id}", per_day,
+                                        lambda lang, code: free_votes.code_text(lang, code, contest.name))
 
 
 @routes.post("/api/v1/contests/{slug}/free-votes/proof")
 async def prove_number(request: web.Request) -> web.Response:
     asked = await body(request, ProofRequest)
-    msisdn = e164(asked.msisdn)
+    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
+    msisdn = e164(asked.msisdn, contest.country)  # as its code was sent: the same number, whichever way it is written
     proof = await number_proof.proof_of(request, msisdn, PURPOSE, asked.code)
     left = await free_votes.free_votes_left(request.app[SESSIONS], request.match_info["slug"], msisdn)
     return web.json_response({"proof": proof, "msisdn": msisdn, "free_votes_left": left})

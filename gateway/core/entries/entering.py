@@ -56,6 +56,7 @@ class PublicCall:
     rules: str
     open_now: bool
     full: bool
+    country: str  # the contest's (ISO 3166-1 alpha-2): a number typed on its form is read as its people write it
     codes_per_day: int | None = None  # the organiser's figure (None: the service's default)
     time_zone: str = "Africa/Douala"  # the contest's: its times are shown on its clock
 
@@ -95,7 +96,7 @@ async def public_call(sessions: Sessions, slug: str, now: datetime) -> PublicCal
         full = await is_full(session, call, now)
     open_now = call.opens_at <= now < call.closes_at and contest.status is not ContestStatus.CLOSED
     return PublicCall(contest.id, contest.slug, contest.name, call.opens_at, call.closes_at, call.rules,
-                      open_now, full, call.codes_per_day, contest.time_zone)
+                      open_now, full, contest.country, call.codes_per_day, contest.time_zone)
 
 
 async def grant_upload(sessions: Sessions, storage: MediaStorage, slug: str, msisdn: str, kind: str,

@@ -22,6 +22,7 @@ from gateway.core.voters import blocklist
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, FreeVote, VoteOrder
 from gateway.jobs.queues import job_queue, sync_redis
+from tests.east_africa import kenyan_contest
 from tests.factories import make_contest
 from tests.fakes.mtn import FakeMtn
 from tests.media.code_requests import solve
@@ -114,3 +115,28 @@ async def test_the_contest_page_links_to_the_free_vote_only_where_the_contest_gi
     form = await (await web.get(f"/c/{giving.slug}/free-vote?lang=fr")).text()
     assert 'id="phone-form"' in form and '<option value="03">03 Candidate 03</option>' in form
     assert "free-vote" not in await (await web.get(f"/c/{paid_only.slug}?lang=fr")).text()
+
+
+async def test_a_kenyan_number_typed_as_kenyans_write_it_takes_a_free_vote_in_a_kenyan_contest(
+        web: TestClient, settings: Settings, sessions: Sessions) -> None:
+    """`0712 000 102` in a Kenyan contest is a Safaricom number, not a Cameroonian one refused: the code is texted
+    to it, the proof names it, its free vote is counted."""
+    contest = await kenyan_contest(sessions, free_votes_per_day=1)
+    challenge = await (await web.get(url(contest, "/challenge"))).json()
+    asked = await web.post(url(contest, "/code"), json={
+        "msisdn": "0712 000 102", "challenge": challenge["challenge"],
+        "nonce": solve(challenge["salt"], challenge["bits"])})
+    assert asked.status == 202, await asked.text()
+    assert (await asked.json())["sent_to"] == "+254712000102"
+    [text] = [j.args[2] for j in job_queue(sync_redis(settings.redis_url or "")).get_jobs()
+              if j.args[:2] == [TEXT_CODE_PASS, "+254712000102"]]
+    code = re.search(r"\b(\d{6})\b", text)
+    assert code is not None
+    answer = await web.post(url(contest, "/proof"), json={"msisdn": "0712 000 102", "code": code.group(1)})
+    assert answer.status == 200, await answer.text()
+    proven = await answer.json()
+    assert (proven["msisdn"], proven["free_votes_left"]) == ("+254712000102", 1)
+    taken = await web.post(url(contest), json={"proof": proven["proof"], "candidate": "02"})
+    assert taken.status == 201, await taken.text()
+    async with sessions() as session:
+        assert (await session.scalars(select(FreeVote.msisdn))).all() == ["+254712000102"]

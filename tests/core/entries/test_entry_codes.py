@@ -1,6 +1,7 @@
 """What a texted code costs and whose budget it spends: a code request pays a proof of work first (none, a wrong
 one, another contest's or a spent one texts nobody); each contest's entry codes have their own day's budget, its
-organiser's figure; entry codes spent, even for an organiser's wallet number, leave the payout code as it was."""
+organiser's figure; entry codes spent, even for an organiser's wallet number, leave the payout code as it was. A
+number is read as the contest's country writes it."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from gateway.db.engine import Sessions
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit import code_work
 from gateway.kit.keys import QUEUE
+from tests.admin import entries_data
 from tests.admin.accounts import browser_sign_in, csrf_token, make_account
 from tests.admin.entries_data import give_contest
 from tests.core.entries.test_entering import open_call
+from tests.factories import make_contest
 from tests.media.code_requests import ask_code, challenge_of, paid, solve
 from tests.media.conftest import Entering
 from tests.servers import inside_one_window
@@ -114,3 +117,21 @@ async def test_entry_codes_asked_for_a_wallet_number_leave_its_payout_code(
     [*_, (number, text)] = [job.args[1:3] for job in entering.web.app[QUEUE].get_jobs()
                             if job.args[:1] == [TEXT_CODE_PASS]]
     assert number == WALLET and re.search(r"\b\d{6}\b is the code to receive payouts", text)
+
+
+async def test_a_number_typed_as_the_contests_country_writes_it_is_texted_its_code_and_proven(
+        entering: Entering, sessions: Sessions) -> None:
+    """In a Senegalese contest, `77 123 45 67` is a Senegalese mobile, not a Cameroonian number refused."""
+    contest = await make_contest(sessions, candidates=3, currency="XOF", country="SN")
+    await entries_data.open_call(sessions, contest.id)
+    asked = await ask_code(entering.web, contest.slug, "77 123 45 67")
+    assert asked.status == 202, await asked.text()
+    assert (await asked.json())["sent_to"] == "+221771234567"
+    [text] = [job.args[2] for job in job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
+              if job.args[:2] == [TEXT_CODE_PASS, "+221771234567"]]
+    code = re.search(r"\b(\d{6})\b", text)
+    assert code is not None
+    proven = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/proof",
+                                     json={"msisdn": "77 123 45 67", "code": code.group(1)})
+    assert proven.status == 200, await proven.text()
+    assert (await proven.json())["msisdn"] == "+221771234567"
