@@ -10,6 +10,7 @@ from aiohttp import web
 
 from channels.web.entry_texts import ENTRY_ERRORS
 from channels.web.i18n import error_message
+from channels.web.market_texts import example_number
 from channels.web.number_proof_texts import error_texts
 from channels.web.rendering import html_errors, message_page, page_for, render
 from gateway.core.entries import entering
@@ -31,7 +32,8 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     except NotFound:
         return message_page(page, 404, page.tr("enter_closed"), page.tr("enter_closed"))
     data = {"slug": call.slug, "lang": page.tr.lang}
-    return render(page, "entry.html", {"call": call, "data": data, "errors": error_texts(page.tr, ENTRY_ERRORS)})
+    return render(page, "entry.html", {"call": call, "data": data, "errors": error_texts(page.tr, ENTRY_ERRORS),
+                                       "example_number": example_number(call.country)})
 
 
 @routes.get("/entries/{entry_id}", name="entry_page")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from channels.web import number_proof
 from channels.web.entry_api import ProofRequest, body, e164
 from channels.web.free_vote_texts import FREE_VOTE_ERRORS
+from channels.web.market_texts import example_number
 from channels.web.number_proof_texts import error_texts
 from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
@@ -75,7 +76,8 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
     strings: dict[str, object] = {key: page.tr(key) for key in ("enter_preparing_code", "free_done")}
     strings["errors"] = error_texts(page.tr, FREE_VOTE_ERRORS)
     return render(page, "free_vote.html", {"contest": contest, "terms": terms, "candidates": candidates,
-                                           "data": data, "strings": strings})
+                                           "data": data, "strings": strings,
+                                           "example_number": example_number(contest.country)})
 
 
 @routes.get("/api/v1/contests/{slug}/free-votes/challenge")

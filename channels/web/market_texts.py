@@ -54,11 +54,17 @@ def contest_takes(tr: Words, contest: PublicContest, providers: Providers) -> st
     return tr("contest_takes_no_phone", providers=names)
 
 
+def example_number(country: str) -> str:
+    """A mobile number as `country` writes it (`0712 123456` in Kenya), for a phone field's hint or placeholder: a
+    voter types theirs the same way. None for a country we do not know, rather than another country's."""
+    try:
+        return market_of(country).example_number
+    except UnknownCountry:
+        return ""
+
+
 def msisdn_hint(tr: Words, contest: PublicContest, providers: Providers) -> str:
     """The hint above the phone field: the contest's own phone providers and a number as its country writes it."""
-    try:
-        example = market_of(contest.country).example_number
-    except UnknownCountry:
-        example = ""
+    example = example_number(contest.country)
     names = either(tr, [tr.provider(p, providers) for p in phone_providers(contest, providers)])
     return tr("msisdn_hint_market", providers=names, example=example) if names else ""  # no phone wallet: no field

@@ -140,3 +140,12 @@ async def test_a_kenyan_number_typed_as_kenyans_write_it_takes_a_free_vote_in_a_
     assert taken.status == 201, await taken.text()
     async with sessions() as session:
         assert (await session.scalars(select(FreeVote.msisdn))).all() == ["+254712000102"]
+
+
+async def test_the_free_vote_form_shows_a_number_as_the_contests_country_writes_it(
+        web: TestClient, sessions: Sessions) -> None:
+    kenyan = await kenyan_contest(sessions, free_votes_per_day=1)
+    cameroonian = await make_contest(sessions, free_votes_per_day=1)
+    for contest, example in ((kenyan, "0712 123456"), (cameroonian, "6 71 23 45 67")):
+        form = await (await web.get(f"/c/{contest.slug}/free-vote?lang=en")).text()
+        assert f'autocomplete="tel" required placeholder="{example}">' in form and "+237 6" not in form

@@ -135,3 +135,13 @@ async def test_a_number_typed_as_the_contests_country_writes_it_is_texted_its_co
                                      json={"msisdn": "77 123 45 67", "code": code.group(1)})
     assert proven.status == 200, await proven.text()
     assert (await proven.json())["msisdn"] == "+221771234567"
+
+
+async def test_the_entry_form_shows_a_number_as_the_contests_country_writes_it(
+        entering: Entering, sessions: Sessions) -> None:
+    senegalese = await make_contest(sessions, candidates=3, currency="XOF", country="SN")
+    await entries_data.open_call(sessions, senegalese.id)
+    cameroonian = await open_call(sessions)
+    for contest, example in ((senegalese, "70 123 45 67"), (cameroonian, "6 71 23 45 67")):
+        html = await (await entering.web.get(f"/c/{contest.slug}/enter?lang=en")).text()
+        assert f'required placeholder="{example}" aria-describedby="msisdn-hint">' in html and "+237 6" not in html
