@@ -56,7 +56,7 @@ def contest_takes(tr: Words, contest: PublicContest, providers: Providers) -> st
 
 def example_number(country: str) -> str:
     """A mobile number as `country` writes it (`0712 123456` in Kenya), for a phone field's hint or placeholder: a
-    voter types theirs the same way. None for a country we do not know, rather than another country's."""
+    voter types theirs the same way. Empty for a country we do not know, rather than another country's."""
     try:
         return market_of(country).example_number
     except UnknownCountry:
