@@ -19,6 +19,7 @@ from admin.texts import gettext_for, language_of
 from admin.totp_keys import TOTP_KEYS
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
+from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError, Forbidden, NotFound
 from gateway.core.money_out import payouts
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
@@ -44,15 +45,18 @@ def kind_of(request: web.Request, form: dict[str, object]) -> str:
     return kind
 
 
-def wallet_number(form: dict[str, object], regions: str) -> str:
-    """A mobile number of a country the service runs in (where a wallet is, and a code may be texted)."""
+async def wallet_number(request: web.Request, actor: Actor, form: dict[str, object]) -> str:
+    """A mobile number of the contest's country, read as its people write it (`0712 000 102` in Kenya): its
+    providers pay wallets of their own country only, and the code is texted there. 404 for a contest not theirs."""
+    async with request.app[SESSIONS]() as session:
+        country = (await contest_in_scope(session, actor, contest_id(request))).country
     try:
-        msisdn = normalise_msisdn(str(form.get("msisdn") or ""))
+        msisdn = normalise_msisdn(str(form.get("msisdn") or ""), country)
     except InvalidMsisdn:
         raise DomainError("That is not a phone number we can text.", code="invalid_msisdn", field="msisdn") from None
-    if not textable_in(msisdn, frozenset(code.strip().upper() for code in regions.split(",") if code.strip())):
-        raise DomainError("A mobile-money wallet's number: a mobile of a country the service runs in.",
-                          code="number_not_served", field="msisdn")
+    if not textable_in(msisdn, frozenset({country})):
+        raise DomainError("A mobile-money wallet's number: a mobile of the contest's country, where its providers "
+                          "pay.", code="number_not_served", field="msisdn")
     return msisdn
 
 
@@ -64,8 +68,7 @@ async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
     try:
         if kind_of(request, form) == BANK_ACCOUNT:
             raise DomainError("A bank account needs no code.", code="invalid_field", field="kind")
-        msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
-        await payouts.account_of(request.app[SESSIONS], actor, contest_id(request))  # their contest, or 404
+        msisdn = await wallet_number(request, actor, form)  # their contest's, or 404
         code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
                                           per_day=request.app[SETTINGS].payout_codes_per_day)
     except DomainError as exc:
@@ -88,7 +91,7 @@ async def set_account(request: web.Request, actor: Actor) -> web.StreamResponse:
         if kind == BANK_ACCOUNT:
             draft = payouts.AccountDraft(kind, holder, bank_details=str(form.get("bank_details") or ""))
         else:
-            msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
+            msisdn = await wallet_number(request, actor, form)
             await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(), msisdn,
                                     PURPOSE, str(form.get("code") or ""), datetime.now(UTC))
             draft = payouts.AccountDraft(kind, holder, msisdn=msisdn, proven=True)

@@ -73,9 +73,10 @@ class ServiceSettings(BaseSettings):
     metrics_allow: str | None = None
     metrics_token: SecretStr | None = None
     # One-time codes proving a candidate's number: texted only to mobiles of these countries (the ones the
-    # service is run in). Each contest's call has a day's budget of them, its organiser's figure (or the default
-    # here), never more than the ceiling: whoever spends one contest's codes stops no other contest's.
-    entry_phone_regions: str = "CM,CI,SN,GA,CG,CD,TD,CF,GQ,BJ,TG,BF,ML,NE,NG,GH,GN"
+    # service is run in: its providers' markets in West, Central and East Africa, M-Pesa's and Airtel's included).
+    # Each contest's call has a day's budget of them, its organiser's figure (or the default here), never more than
+    # the ceiling: whoever spends one contest's codes stops no other contest's.
+    entry_phone_regions: str = "CM,CI,SN,GA,CG,CD,TD,CF,GQ,BJ,TG,BF,ML,NE,NG,GH,GN,KE,UG,TZ,RW,ZM,MW,MG"
     entry_codes_default_per_day: int = Field(default=200, ge=1)
     entry_codes_per_day: int = Field(default=2000, ge=1)  # the ceiling of a contest's figure
     # Codes proving an organiser's payout wallet: a day's budget of their own (entry codes never spend it).

@@ -126,7 +126,8 @@ async def test_a_wallet_abroad_or_no_number_gets_no_code(client: TestClient, ses
     await browser_sign_in(client, await make_account(sessions, "owner"))
     base = f"/admin/contests/{contest.id}/settlement"
     _, token = await page(client, base)
-    for number, why in (("+33612345678", "a country the service runs in"), ("12", "not a phone number")):
+    for number, why in (("+33612345678", "a mobile of the contest"), ("12", "not a phone number"),
+                        ("+254712000102", "a mobile of the contest")):  # a wallet MTN Cameroon cannot pay
         answer = await client.post(f"{base}/payout-account/code", data={"csrf_token": token, "kind": "mtn",
                                                                         "msisdn": number})
         assert answer.status == 400 and why in await answer.text()
@@ -199,3 +200,24 @@ async def test_a_payout_in_shillings_is_typed_and_shown_in_shillings(client: Tes
     assert (payout.amount, payout.currency) == (1050, "KES")  # cents, as the API and the books keep them
     html, _ = await page(client, base)
     assert "<td>Ksh\u00a010.50</td>" in html and "<dt>Payouts under way</dt><dd>Ksh\u00a010.50</dd>" in html
+
+
+async def test_a_kenyan_organiser_proves_an_m_pesa_wallet_typed_as_kenyans_write_it(client: TestClient,
+                                                                                   sessions: Sessions) -> None:
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"], country="KE",
+                                 time_zone="Africa/Nairobi")
+    organiser = await make_account(sessions, "organiser")
+    await give_contest(sessions, contest.id, organiser.id)
+    await browser_sign_in(client, organiser)
+    base = f"/admin/contests/{contest.id}/settlement"
+    _, token = await page(client, base)
+    sent = await client.post(f"{base}/payout-account/code", data={"csrf_token": token, "kind": "mpesa",
+                                                                  "msisdn": "0712 000 102"})
+    assert sent.status == 200, await sent.text()
+    code = texted_code(client, "+254712000102")
+    assert (await client.post(f"{base}/payout-account", data={
+        "csrf_token": token, "kind": "mpesa", "msisdn": "0712 000 102", "holder": "Wanjiru Events", "code": code},
+        allow_redirects=False)).status == 303
+    async with sessions() as session:
+        [account] = list(await session.scalars(select(PayoutAccount)))
+    assert (account.kind, account.msisdn) == ("mpesa", "+254712000102")

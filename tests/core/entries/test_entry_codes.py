@@ -145,3 +145,13 @@ async def test_the_entry_form_shows_a_number_as_the_contests_country_writes_it(
     for contest, example in ((senegalese, "70 123 45 67"), (cameroonian, "6 71 23 45 67")):
         html = await (await entering.web.get(f"/c/{contest.slug}/enter?lang=en")).text()
         assert f'required placeholder="{example}" aria-describedby="msisdn-hint">' in html and "+237 6" not in html
+
+
+async def test_a_kenyan_candidate_is_texted_an_entry_code_by_default(entering: Entering, sessions: Sessions) -> None:
+    """Kenya is one of the service's markets (M-Pesa, Airtel): its mobiles get codes with no setting changed."""
+    contest = await make_contest(sessions, candidates=3, currency="KES", price_per_vote=1000, providers=["mpesa"],
+                                 country="KE", time_zone="Africa/Nairobi")
+    await entries_data.open_call(sessions, contest.id)
+    asked = await ask_code(entering.web, contest.slug, "0712 000 102")
+    assert asked.status == 202, await asked.text()
+    assert (await asked.json())["sent_to"] == "+254712000102"
