@@ -96,7 +96,7 @@ return {version, ARGV[1], ARGV[4]}
 """
 
 # A show in rounds: the rounds whose votes its board shows (the open one and, while it carries the counts, the one
-# before; gateway.core.results.round_sheets.counted_rounds), whose free votes its board shows too (the board starts a
+# before; gateway.core.results.round_figures.counted_rounds), whose free votes its board shows too (the board starts a
 # round from the paid tallies it opened with: gateway.core.contests.round_rules.round_figures).
 _SHOWN_ROUNDS = """
 WITH RECURSIVE shown AS (

@@ -30,7 +30,7 @@ from gateway.core.contests.ranking import CandidateInfo, RankedRow
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.results.jury_parts import public_jury
-from gateway.core.results.round_sheets import counted_rounds
+from gateway.core.results.round_figures import counted_rounds
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,

@@ -14,42 +14,17 @@ import io
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.results import signing
 from gateway.core.results.jury_parts import public_jury
+from gateway.core.results.round_figures import round_lines
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import (
-    Candidate,
-    Contest,
-    ContestRound,
-    FreeVote,
-    ResultsSheet,
-    RoundBaseline,
-    RoundStatus,
-)
+from gateway.db.models import Contest, ContestRound, ResultsSheet, RoundStatus
 
 ROUND_REASON = "round"
-
-# The votes and money of the given rounds' orders on the ledger, up to the entry the sheet is signed at.
-ROUND_COUNTS = text("""
-    SELECT e.candidate_id, e.currency, sum(e.quantity) AS votes, sum(e.amount) AS amount
-    FROM ledger_entries e JOIN vote_orders o ON o.id = e.order_id
-    WHERE e.contest_id = :contest AND e.seq <= :entries AND o.round_id = ANY(:rounds)
-    GROUP BY e.candidate_id, e.currency""")
-
-
-def counted_rounds(rounds: list[ContestRound], number: int) -> list[int]:
-    """The rounds whose votes a round's board shows: itself, and while it carries the counts, the one before."""
-    by_number = {r.number: r for r in rounds}
-    chain, current = [], by_number[number]
-    while True:
-        chain.append(current.id)
-        if not current.carry_counts or current.number - 1 not in by_number:
-            return chain
-        current = by_number[current.number - 1]
 
 
 def round_csv(base: bytes, row: ContestRound, through: list[str]) -> bytes:
@@ -76,33 +51,17 @@ async def sign_round(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int
             raise NotFound(f"The contest has no round {number}.", code="round_not_found")
         if row.status is not RoundStatus.DECIDED:
             raise Conflict("A round's results are signed once who goes through is decided.", code="round_not_decided")
-        candidates = (await session.execute(
-            select(Candidate.id, Candidate.code, Candidate.name, RoundBaseline.went_through)
-            .join(RoundBaseline, RoundBaseline.candidate_id == Candidate.id)
-            .where(RoundBaseline.round_id == row.id).order_by(Candidate.code))).all()
-        counts = (await session.execute(ROUND_COUNTS, {"contest": contest_id, "entries": report.entries,
-                                                       "rounds": counted_rounds(rounds, number)})).all()
-        votes: dict[int, int] = {}
-        amounts: dict[int, dict[str, int]] = {}
-        for candidate, currency, quantity, amount in counts:
-            votes[candidate] = votes.get(candidate, 0) + int(quantity)
-            amounts.setdefault(candidate, {})[currency] = int(amount)
-        chain = counted_rounds(rounds, number)
-        free = {c: int(n) for c, n in (await session.execute(
-            select(FreeVote.candidate_id, func.count()).where(FreeVote.round_id.in_(chain))
-            .group_by(FreeVote.candidate_id))).all()}
-        lines = [signing.SheetLine(code, name, votes.get(candidate, 0), amounts.get(candidate, {}),
-                                   free.get(candidate, 0))
-                 for candidate, code, name, _ in candidates]
+        figures = await round_lines(session, rounds, row, report.entries)
+        lines = [signing.SheetLine(line.code, line.name, line.votes, line.amounts, line.free) for line in figures]
+        free = sum(line.free for line in figures)
         free_weight = contest.free_vote_weight if contest.free_votes_per_day or free else None
         jury = await public_jury(session, contest_id, contest.public_weight_pct)
         # The jury's part with a round decided once the jury was revealed (its blend is what decided it).
-        part = signing.SheetJury(jury, {code: candidate for candidate, code, _, _ in candidates}) \
-            if jury.revealed else None
+        part = signing.SheetJury(jury, {line.code: line.candidate_id for line in figures}) if jury.revealed else None
         signed_at = datetime.now(UTC)
         base = signing.sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head,
                                  signed_at, part, free_weight)
-        sheet = round_csv(base, row, [code for _, code, _, through in candidates if through])
+        sheet = round_csv(base, row, [line.code for line in figures if line.went_through])
         signature = signing.sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, round_id=row.id, reason=ROUND_REASON, sheet=sheet,
                               signature=signature, public_key=signing.public_raw(key.public_key()),

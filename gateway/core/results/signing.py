@@ -9,7 +9,9 @@ A contest decided with a jury (its formula not the public alone, or its jury rev
 the ledger's: `formula,,<the formula in words>,<public %>,<jury %>,`; then, once the jury is revealed, a `jury` line
 per candidate (code, name, the jurors' points added up, `points`) and the blend: a `blend` line naming its columns
 (`blend,code,rank,public_share_pct,jury_share_pct,score_pct`) followed by one per candidate in rank order
-(gateway.core.results.blend: percentages with two decimals); before the reveal, `jury,,sealed,,,` alone. A sheet
+(gateway.core.results.blend: percentages with two decimals), of the candidates and votes the board blends (a show
+in rounds: its last round's, as the final was decided; a hidden candidate's are no part of it); before the reveal,
+`jury,,sealed,,,` alone. A sheet
 of the public alone is written as before, byte for byte, and every sheet is checked the same way: its bytes against
 its signature.
 
@@ -32,6 +34,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
@@ -41,8 +44,9 @@ from gateway.core.results import ledger
 from gateway.core.results.blend import percent_text
 from gateway.core.results.jury_parts import PublicJury, public_jury
 from gateway.core.results.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
+from gateway.core.results.round_figures import round_lines
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Candidate, Contest, ResultsSheet
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestRound, ResultsSheet
 
 HEADER = ("record", "code", "name", "votes", "amount", "currency")
 
@@ -69,9 +73,10 @@ class SheetJury:
 
 
 def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], entries: int, head: bytes,
-              signed_at: datetime, jury: SheetJury | None = None, free_weight: str | None = None) -> bytes:
-    """The results sheet's exact bytes: one line per candidate, the totals, the jury's part (if it has one), the
-    ledger's head, the time."""
+              signed_at: datetime, jury: SheetJury | None = None, free_weight: str | None = None,
+              blended: Sequence[SheetLine] | None = None) -> bytes:
+    """The results sheet's exact bytes: one line per candidate, the totals, the jury's part (if it has one: over
+    `blended`, the candidates and votes the board blends, by default `lines`), the ledger's head, the time."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -92,7 +97,7 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
             writer.writerow(("free", safe_text(line.code), safe_text(line.name), line.free, "", free_weight))
         writer.writerow(("total_free", "", "", sum(line.free for line in lines), "", free_weight))
     if jury is not None and jury.jury.shown:
-        write_jury(writer, lines, jury, counted_free=free_weight == "counted")
+        write_jury(writer, lines if blended is None else blended, jury, counted_free=free_weight == "counted")
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
     writer.writerow(("signed_at", signed_at.astimezone(UTC).isoformat(timespec="seconds"), "", "", "", ""))
     return out.getvalue().encode()
@@ -195,18 +200,19 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
         contest = await session.get(Contest, contest_id)
         if contest is None:
             raise NotFound("No contest has that id.", code="contest_not_found")
-        candidates = (await session.execute(select(Candidate.id, Candidate.code, Candidate.name)
+        candidates = (await session.execute(select(Candidate.id, Candidate.code, Candidate.name, Candidate.status)
                                             .where(Candidate.contest_id == contest_id)
                                             .order_by(Candidate.code))).all()
         lines = [SheetLine(code, name, report.votes.get(candidate, 0),
                            {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate},
                            report.free.get(candidate, 0))
-                 for candidate, code, name in candidates]
-        jury = SheetJury(await public_jury(session, contest_id), {code: candidate for candidate, code, _ in candidates})
+                 for candidate, code, name, _ in candidates]
+        jury = SheetJury(await public_jury(session, contest_id),
+                         {code: candidate for candidate, code, _, _ in candidates})
         signed_at = datetime.now(UTC)
         free_weight = contest.free_vote_weight if contest.free_votes_per_day or report.free else None
         sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at,
-                          jury, free_weight)
+                          jury, free_weight, await blended_lines(session, contest, lines, candidates, report.entries))
         signature = sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
                               public_key=public_raw(key.public_key()), entries=report.entries,
@@ -214,6 +220,23 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
         session.add(stored)
         await session.flush()
     return SignedSheet(stored.id, contest.slug, reason, sheet, signature, report.entries, report.head, signed_at)
+
+
+async def blended_lines(session: AsyncSession, contest: Contest, lines: list[SheetLine],
+                        candidates: Sequence[Any], entries: int) -> list[SheetLine]:
+    """What the jury is blended with, as the board and the round's decision blend it: a show in rounds, its current
+    (last) round's own votes among the candidates it began with, never every round's votes among every candidate
+    (which could name another winner than the final did); a show of one round, its candidates shown (a hidden one's
+    votes are no part of the board's shares)."""
+    if contest.current_round_id is not None:
+        rounds = list((await session.scalars(select(ContestRound).where(ContestRound.contest_id == contest.id)
+                                             .order_by(ContestRound.number))).all())
+        current = next((row for row in rounds if row.id == contest.current_round_id), None)
+        if current is not None:
+            return [SheetLine(line.code, line.name, line.votes, line.amounts, line.free)
+                    for line in await round_lines(session, rounds, current, entries)]
+    hidden = {code for _, code, _, status in candidates if status is CandidateStatus.HIDDEN}
+    return [line for line in lines if line.code not in hidden]
 
 
 def _signed(sheet: ResultsSheet, slug: str) -> SignedSheet:

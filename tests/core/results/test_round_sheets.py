@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
 
 from gateway.core.audit import Actor
 from gateway.core.contests import jury, rounds
+from gateway.core.contests.contests_admin import set_candidate_status
 from gateway.core.contests.round_rules import RoundPlan
 from gateway.core.errors import Conflict
 from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
@@ -20,7 +22,7 @@ from gateway.core.results import ledger, round_sheets, signing
 from gateway.core.results.blend import Formula
 from gateway.core.results.jury_parts import PublicJury
 from gateway.db.engine import Sessions
-from gateway.db.models import ContestStatus
+from gateway.db.models import Candidate, Contest, ContestStatus
 from tests.admin.accounts import make_account
 from tests.factories import make_contest
 from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
@@ -127,3 +129,51 @@ def test_a_sheets_blend_counts_free_votes_where_the_organiser_counts_them_as_pai
 
     assert first("counted") == "02"  # 4 to 3 with its free votes, as its board and its decision count them
     assert first("apart") == "01"
+
+
+async def test_a_shows_signed_results_blend_the_final_as_it_was_decided_not_every_rounds_votes(
+        sessions: Sessions) -> None:
+    """The heats' votes (01 far ahead) are no part of the final's blend: the show's sheet names the final's winner."""
+    contest, _ = await a_show(sessions)
+    juror = await make_account(sessions, "jury")
+    await jury.seat_juror(sessions, OWNER, contest.id, juror.email)
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(public_weight_pct=50))
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 50, "02": 3, "03": 1, "04": 1})
+    await decided(sessions, contest.id, 1, places=2)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 10, "02": 12}, first=10)
+    await jury.score(sessions, Actor(juror.id, juror.email, "jury"), contest.id, {"01": 5, "02": 5})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await jury.reveal(sessions, OWNER, contest.id, confirmed=True)
+    final = await rounds.decide_round(sessions, OWNER, contest.id, 2, places=1,
+                                      now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    assert [r.candidate.code for r in final.ranked if r.candidate.id in final.through] == ["02"]
+    sheet = await signing.sign_results(sessions, Ed25519PrivateKey.generate(), contest.id, reason="close",
+                                       signed_by="system")
+    assert votes_of(sheet.sheet) == {"01": 60, "02": 15, "03": 1, "04": 1}  # the money: every round's votes
+    assert [row[1:3] for row in rows(sheet.sheet) if row[0] == "blend"][1:] == [["02", "1"], ["01", "2"]]
+    assert [row[1] for row in rows(sheet.sheet) if row[0] == "jury"] == ["01", "02"]  # the final's candidates
+
+
+async def test_a_hidden_candidates_votes_are_no_part_of_the_signed_blend_as_of_the_boards(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=3, public_weight_pct=50)
+    juror = await make_account(sessions, "jury")
+    await jury.seat_juror(sessions, OWNER, contest.id, juror.email)
+    await paid_votes(sessions, contest, {"01": 3, "02": 1, "03": 96})
+    await jury.score(sessions, Actor(juror.id, juror.email, "jury"), contest.id, {"01": 5, "02": 5, "03": 0})
+    await set_candidate_status(sessions, OWNER, await candidate_id(sessions, contest.id, "03"), "hidden")
+    await jury.reveal(sessions, OWNER, contest.id, confirmed=True)
+    sheet = await signing.sign_results(sessions, Ed25519PrivateKey.generate(), contest.id, reason="on_demand",
+                                       signed_by="test")
+    blend = {row[1]: row[3] for row in rows(sheet.sheet) if row[0] == "blend"}
+    assert "03" not in blend and blend["01"] == "75.00" and blend["02"] == "25.00"  # shares of 4 votes, not of 100
+
+
+async def candidate_id(sessions: Sessions, contest_id: int, code: str) -> int:
+    async with sessions() as session:
+        found = await session.scalar(select(Candidate.id).where(Candidate.contest_id == contest_id,
+                                                                Candidate.code == code))
+    assert found is not None
+    return found
