@@ -45,8 +45,11 @@ from gateway.db.models import (
     Candidate,
     CandidateStatus,
     Contest,
+    ContestRound,
     ContestStatus,
     ProviderEvent,
+    RoundBaseline,
+    RoundStatus,
     VoteOrder,
 )
 
@@ -172,20 +175,28 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
                          now: datetime | None = None) -> tuple[UnaskedOutcome, uuid.UUID | None]:
     """Write the payment's order (once per receipt) and count it, hold it or owe it back (see the module)."""
     now = now or datetime.now(UTC)
+    paid_at = min(payment.paid_at or now, now)
     async with autocommit(sessions) as session:
         contest = None if payment.contest_id is None else await session.get(Contest, payment.contest_id)
-        candidates = {c.code: c.id for c in await session.scalars(select(Candidate).where(
-            Candidate.contest_id == payment.contest_id, Candidate.status == CandidateStatus.ACTIVE))}
+        earlier = await decided_round(session, contest, paid_at) if contest is not None else None
+        candidates = earlier.candidates if earlier is not None else {c.code: c.id for c in await session.scalars(
+            select(Candidate).where(Candidate.contest_id == payment.contest_id,
+                                    Candidate.status == CandidateStatus.ACTIVE))}
     code = account_code(payment.account, list(candidates)) if contest is not None else None
     if contest is None or code is None or contest.currency.upper() != payment.currency.upper():
         await note_unmatched(sessions, payment)
         return UnaskedOutcome.UNMATCHED, None
-    async with autocommit(sessions) as session:
-        voting = await voting_when(session, contest, min(payment.paid_at or now, now))
     tiers = tiers_of(contest.price_tiers)
-    hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting, tiers)
+    if earlier is not None:  # its round's figures are final: the money is a person's to count there or give back
+        hold_reason: str | None = (f"paid {money_text(payment.amount, payment.currency)} into the paybill during "
+                                   f"{earlier.name}, which was decided before the payment's word came")
+    else:
+        async with autocommit(sessions) as session:
+            voting = await voting_when(session, contest, paid_at)
+        hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting, tiers)
     votes, _ = votes_bought(payment.amount, contest.price_per_vote, tiers)
-    order_id = await write_order(sessions, payment, candidates[code], max(votes, 1), hold_reason, now)
+    order_id = await write_order(sessions, payment, candidates[code], max(votes, 1), hold_reason, now,
+                                 round_id=earlier.round_id if earlier is not None else None)
     written = order_id is not None
     order_id = order_id or await order_of_receipt(sessions, payment.provider, payment.receipt)
     if order_id is None:
@@ -214,19 +225,46 @@ async def voting_when(session: AsyncSession, contest: Contest, at: datetime) -> 
     return voting_state(status, contest.opens_at, close.at, at)
 
 
+@dataclass(frozen=True)
+class DecidedRound:
+    """The round a payment's money moved in, decided before its word came."""
+
+    round_id: int
+    name: str
+    candidates: dict[str, int]  # by code: those the round began with, eliminated since or not
+
+
+async def decided_round(session: AsyncSession, contest: Contest, paid_at: datetime) -> DecidedRound | None:
+    """In a show in rounds, the round whose lines the money moved in when that round is decided already: its word
+    came between rounds, or once the next round opened (the statement finds a lost confirmation minutes later). It
+    is that round's money, never the next round's, and no longer counts by itself. None: a show of one round, the
+    round open now, or money that moved before any round opened (voting was not open: `voting_when`)."""
+    if contest.current_round_id is None:
+        return None
+    row = (await session.scalars(select(ContestRound).where(
+        ContestRound.contest_id == contest.id, ContestRound.opened_at <= paid_at)
+        .order_by(ContestRound.number.desc()).limit(1))).first()
+    if row is None or row.status is not RoundStatus.DECIDED:
+        return None
+    began = await session.execute(select(Candidate.code, Candidate.id).join(
+        RoundBaseline, RoundBaseline.candidate_id == Candidate.id).where(RoundBaseline.round_id == row.id))
+    return DecidedRound(row.id, row.name, {str(code): int(candidate) for code, candidate in began})
+
+
 def client_key(provider: str, receipt: str) -> str:
     return f"{KEY_PREFIX}:{provider}:{receipt}"[:200]
 
 
 async def write_order(sessions: Sessions, payment: UnaskedPayment, candidate_id: int, quantity: int,
-                      hold_reason: str | None, now: datetime) -> uuid.UUID | None:
+                      hold_reason: str | None, now: datetime, round_id: int | None = None) -> uuid.UUID | None:
     """The payment's order, pending until the counting statement decides it; None when its receipt wrote one
-    already."""
+    already. It belongs to `round_id`, by default the round open now."""
     async with sessions.begin() as session:
         return await session.scalar(insert(VoteOrder).values(
             id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key(payment.provider, payment.receipt),
             contest_id=payment.contest_id, candidate_id=candidate_id, quantity=quantity, amount=payment.amount,
-            round_id=select(Contest.current_round_id).where(Contest.id == payment.contest_id).scalar_subquery(),
+            round_id=round_id if round_id is not None else select(Contest.current_round_id)
+            .where(Contest.id == payment.contest_id).scalar_subquery(),
             currency=payment.currency.upper(), channel=payment.channel, sends_receipt=False,
             provider=payment.provider, voter_msisdn=payment.msisdn, voter_ref=payment.payer_ref,
             provider_data=dict(payment.provider_data), hold_reason=hold_reason, payment_started_at=now,
