@@ -48,8 +48,10 @@ from gateway.db.models import (
     AuditEntry,
     BlockedAddress,
     Contest,
+    ContestRound,
     OrderStatus,
     OutboxMessage,
+    RoundStatus,
     VoteOrder,
 )
 
@@ -194,6 +196,12 @@ RELEASE_HELD = _released()
 async def release_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
     """Count a held order's votes, once: held → paid, the tally and the board's outbox row in one statement."""
     async with sessions.begin() as session:
+        decided = await session.scalar(select(ContestRound.name).join(VoteOrder, VoteOrder.round_id == ContestRound.id)
+                                       .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.HELD,
+                                              ContestRound.status == RoundStatus.DECIDED))
+        if decided is not None:  # its votes would land on the board of the round open now
+            raise Conflict(f"Its round ({decided}) is decided: its votes can no longer count. Refuse it, and the "
+                           "money is given back.", code="round_decided")
         released = await session.scalar(RELEASE_HELD, {"held_order": order_id})
         if released is None:
             await _refuse(session, order_id)

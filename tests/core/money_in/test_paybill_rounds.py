@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from gateway.core.contests import round_rules, rounds
+from gateway.core.errors import Conflict
+from gateway.core.fraud import holds
 from gateway.core.money_in import paid_unasked
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestRound, ContestStatus, OrderStatus, VoteOrder
@@ -54,3 +57,11 @@ async def test_a_heats_payment_whose_word_comes_after_the_heats_were_decided_is_
     assert all(o.status is OrderStatus.HELD for o in orders)
     assert all("during Heats, which was decided before the payment's word came" in (o.hold_reason or "")
                for o in orders)
+    # A person may give it back, never count it now: its votes would land on the final's board.
+    with pytest.raises(Conflict, match="Its round \\(Heats\\) is decided"):
+        await holds.release_held(sessions, orders[0].id, actor="owner@example.com", reason="a fan's vote")
+    await holds.reject_held(sessions, orders[0].id, actor="owner@example.com", reason="paid after the heats")
+    assert await tallies(sessions, contest.id) == before
+    async with sessions() as session:
+        given_back = await session.get(VoteOrder, orders[0].id)
+    assert given_back is not None and given_back.status is OrderStatus.REFUND_REQUESTED
