@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
+from gateway.core.contests.rounds import current_round, round_board
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.results.blend import Blended, Formula
@@ -180,7 +181,12 @@ async def jury_board(sessions: Sessions, actor: Actor, contest_id: int) -> JuryB
             .where(JurySeat.contest_id == contest.id).group_by(AdminUser.email).order_by(AdminUser.email))).all()]
         public = await public_jury(session, contest.id)
         blended = None
-        if public.revealed:
+        current = await current_round(session, contest)
+        if public.revealed and current is not None:  # a show in rounds: as its round is decided, by its own votes
+            board = await round_board(session, current)
+            blended = public.ranked([(r.candidate.id, r.candidate.code) for r in board.ranked],
+                                    {r.candidate.id: r.votes for r in board.ranked})
+        elif public.revealed:
             votes = {cid: count for cid, count in await session.execute(
                 select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest.id))}
             blended = public.ranked([(cid, code) for cid, code in shown], votes)

@@ -155,6 +155,8 @@ async def test_a_shows_signed_results_blend_the_final_as_it_was_decided_not_ever
     assert votes_of(sheet.sheet) == {"01": 60, "02": 15, "03": 1, "04": 1}  # the money: every round's votes
     assert [row[1:3] for row in rows(sheet.sheet) if row[0] == "blend"][1:] == [["02", "1"], ["01", "2"]]
     assert [row[1] for row in rows(sheet.sheet) if row[0] == "jury"] == ["01", "02"]  # the final's candidates
+    shown = await jury.jury_board(sessions, OWNER, contest.id)  # the organiser's jury page: the same blend
+    assert shown.blended is not None and [(b.code, b.rank) for b in shown.blended] == [("02", 1), ("01", 2)]
 
 
 async def test_a_hidden_candidates_votes_are_no_part_of_the_signed_blend_as_of_the_boards(sessions: Sessions) -> None:
