@@ -311,22 +311,30 @@ class PublishedTerms:
     price_per_vote: int
     price_tiers: list[dict[str, int]]
     late_grace_seconds: int
+    currency: str = ""
 
     @classmethod
     def of(cls, contest: Contest) -> PublishedTerms:
-        return cls(contest.closes_at, contest.price_per_vote, list(contest.price_tiers), contest.late_grace_seconds)
+        return cls(contest.closes_at, contest.price_per_vote, list(contest.price_tiers), contest.late_grace_seconds,
+                   contest.currency)
 
 
 async def keep_published_terms(session: AsyncSession, contest: Contest, before: PublishedTerms) -> None:
     """After a save of the contest's form: an open round's close, price and bundles stay the round's (the form shows
-    the close to the minute; a producer's close is to the second, and moving it is the control room's), and the
-    late-vote grace, printed since the contest opened, stays as published (a form's whole minutes of it keep it)."""
+    the close to the minute; a producer's close is to the second, and moving it is the control room's), the
+    late-vote grace, printed since the contest opened, stays as published (a form's whole minutes of it keep it), and
+    a show with rounds keeps its currency."""
     grace = contest.late_grace_seconds
     if contest.status is not ContestStatus.DRAFT and grace != before.late_grace_seconds:
         if grace != 60 * (before.late_grace_seconds // 60):
             raise Conflict("The late-vote rule is published once the contest opens: its grace stays as it is.",
                            code="grace_locked", field="late_grace_seconds")
         contest.late_grace_seconds = before.late_grace_seconds
+    if contest.currency != before.currency and await session.scalar(
+            select(ContestRound.id).where(ContestRound.contest_id == contest.id).limit(1)) is not None:
+        # Its rounds' prices and bundles are amounts of it: another currency would read them as other sums.
+        raise Conflict("A show with rounds keeps its currency: its rounds are priced in it.", code="currency_locked",
+                       field="currency")
     row = await current_round(session, contest)
     if row is not None and row.status is RoundStatus.OPEN:
         contest.closes_at, contest.price_per_vote = before.closes_at, before.price_per_vote

@@ -216,3 +216,14 @@ async def test_a_rounds_board_is_not_held_by_a_freeze_of_the_round_before(sessio
     await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
     await rounds.open_round(sessions, OWNER, contest.id, 2)
     assert (await reloaded(sessions, contest)).board_frozen_at is None
+
+
+async def test_a_show_with_rounds_keeps_its_currency(sessions: Sessions) -> None:
+    """Its rounds are priced in it: in another currency the final's 250 would be another sum (250 KES cents)."""
+    contest, _ = await a_show(sessions)  # in XAF, the heats and the final planned
+    with pytest.raises(Conflict, match="keeps its currency"):
+        await contests_admin.update_contest(sessions, OWNER, contest.id,
+                                            replace(contest_draft(await reloaded(sessions, contest)), currency="KES"))
+    assert (await reloaded(sessions, contest)).currency == "XAF"
+    await contests_admin.update_contest(sessions, OWNER, contest.id,
+                                        replace(contest_draft(await reloaded(sessions, contest)), name="Gala"))
