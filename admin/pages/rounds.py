@@ -3,6 +3,7 @@ round's result or by hand with a reason). Opening and closing the lines is the c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from aiohttp import web
@@ -27,7 +28,9 @@ routes = web.RouteTableDef()
 PAGE = "/admin/contests/{contest_id:[0-9]{1,9}}/rounds"
 
 
-async def page(request: web.Request, actor: Actor, error: str | None = None, status: int = 200) -> web.Response:
+async def page(request: web.Request, actor: Actor, error: str | None = None, status: int = 200,
+               typed: Mapping[str, object] | None = None) -> web.Response:
+    """The rounds, and the form to plan the next one (refused, with what the organiser typed in it again)."""
     async with request.app[SESSIONS]() as session:
         contest = await contest_in_scope(session, actor, contest_id(request))
         shown = []
@@ -37,7 +40,9 @@ async def page(request: web.Request, actor: Actor, error: str | None = None, sta
     return render(request, "rounds.html", {"contest": contest, "rounds": shown, "error": error,
                                            "tier_rows": tier_fields.ROWS,
                                            "can_write": allowed(actor.role, "contests.write"),
-                                           "tie_rule": round_rules.TIE_RULE}, actor, status=status)
+                                           "tie_rule": round_rules.TIE_RULE,
+                                           "typed": {key: str(value) for key, value in (typed or {}).items()
+                                                     if key != "csrf_token"}}, actor, status=status)
 
 
 @routes.get(PAGE)
@@ -68,7 +73,7 @@ async def plan_page(request: web.Request, actor: Actor) -> web.StreamResponse:
         except DomainError as exc:
             raise tier_fields.shown(exc, contest.currency, lang) from None
     except DomainError as exc:
-        return await page(request, actor, exc.message, 400)
+        return await page(request, actor, exc.message, 400, typed=form)
     raise see_other(f"/admin/contests/{contest.id}/rounds")
 
 
