@@ -246,6 +246,9 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
             order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
             await _add_votes(session, order)
         elif decision == "refund":  # money moved for a vote never counted: give it back by hand
+            if order.status is not item.status:  # counted meanwhile (another person, a release): its votes stand
+                raise Conflict(f"This order changed meanwhile (it is {order.status.value} now): look at it again.",
+                               code="order_changed")
             if order.status is OrderStatus.HELD:  # a held order refused: the decision goes on the ledger
                 await accounting.record_change(session, ledger.EntryKind.REJECTED, order, sign=0)
             order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note

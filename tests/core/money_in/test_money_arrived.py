@@ -4,11 +4,12 @@ decides, its refund is refused, and no payout is paid out of payments not verifi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
@@ -107,3 +108,30 @@ async def test_no_payout_is_paid_out_of_orders_held_for_review(sessions: Session
     await holds.reject_held(sessions, held.id, actor="owner@example.org", reason="one of 40 numbers")
     money = await xaf(sessions, mtn)
     assert (money.balance, money.held, money.payable) == (1000, 0, 1000)
+
+
+async def test_a_refund_decided_while_another_person_counts_the_order_leaves_its_votes_and_money(
+        sessions: Sessions, mtn: Mtn) -> None:
+    held = await paid(sessions, mtn, quantity=2, msisdn="+237670000002")
+    async with sessions.begin() as session:  # as a fraud rule holds a paid order
+        await session.execute(update(VoteOrder).where(VoteOrder.id == held.id).values(status=OrderStatus.HELD))
+    [item] = [i for i in await orders_admin.waiting_reviews(sessions) if i.order_id == held.id]
+    async with sessions.begin() as other:  # another person's decision on the same order, under its lock
+        await other.execute(select(VoteOrder.id).where(VoteOrder.id == held.id).with_for_update())
+        refusing = asyncio.ensure_future(orders_admin.decide(sessions, mtn.registry, OWNER, held.id, item.kind.value,
+                                                             "refund", "one of 40 numbers"))
+        async with asyncio.timeout(60):  # the refund has asked MTN and waits for the order's lock
+            while not await waiting_for_a_lock(sessions):
+                assert not refusing.done(), refusing
+                await asyncio.sleep(0.05)
+        await other.execute(update(VoteOrder).where(VoteOrder.id == held.id).values(status=OrderStatus.PAID))
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        await refusing
+    assert (await tables.get_order(sessions, held.id)).status is OrderStatus.PAID  # counted, not given back too
+
+
+async def waiting_for_a_lock(sessions: Sessions) -> bool:
+    async with sessions() as session:
+        waiting = await session.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+    return bool(waiting)
