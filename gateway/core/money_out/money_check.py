@@ -17,10 +17,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gateway.core.money import money_text
 from gateway.core.money_out.settlements import MONEY_IN
@@ -135,22 +136,25 @@ async def _entries(session: AsyncSession, kind: Kind, provider: str, start: date
                    after: Position | None, limit: int | None) -> list[BookEntry]:
     table: type[VoteOrder] | type[Refund] | type[Payout]
     moved_when: tuple[StrEnum, ...]  # the states in which the money moved
+    # The day a payment is in is the day it was made (its answer comes within minutes); a refund's or a payout's, the
+    # day it was decided: a payout asked one day may be approved and sent the next, after that day was checked.
+    when: InstrumentedAttribute[Any]
     if kind == "payment":
-        table, moved_when = VoteOrder, MONEY_IN
+        table, moved_when, when = VoteOrder, MONEY_IN, VoteOrder.created_at
         chosen = [VoteOrder.provider == provider, VoteOrder.status.not_in(UNDECIDED_ORDERS)]
-        query = select(VoteOrder.id, VoteOrder.status, VoteOrder.amount, VoteOrder.currency, VoteOrder.created_at)
+        query = select(VoteOrder.id, VoteOrder.status, VoteOrder.amount, VoteOrder.currency, when)
     elif kind == "refund":
-        table, moved_when = Refund, (RefundState.SUCCEEDED,)
+        table, moved_when, when = Refund, (RefundState.SUCCEEDED,), Refund.decided_at
         chosen = [Refund.provider == provider, Refund.state.in_(DECIDED_REFUNDS)]
-        query = select(Refund.id, Refund.state, Refund.amount, Refund.currency, Refund.created_at)
+        query = select(Refund.id, Refund.state, Refund.amount, Refund.currency, when)
     else:
-        table, moved_when = Payout, (PayoutState.SUCCEEDED,)
+        table, moved_when, when = Payout, (PayoutState.SUCCEEDED,), Payout.decided_at
         chosen = [Payout.kind == provider, Payout.msisdn.is_not(None),
                   Payout.state.in_(DECIDED_PAYOUTS), Payout.proof.is_(None)]  # sent by API
-        query = select(Payout.id, Payout.state, Payout.amount, Payout.currency, Payout.created_at)
-    query = query.where(table.created_at >= start, table.created_at < end, *chosen)
+        query = select(Payout.id, Payout.state, Payout.amount, Payout.currency, when)
+    query = query.where(when >= start, when < end, *chosen)
     if after is not None:
-        query = query.where(tuple_(table.created_at, table.id) > tuple_(literal(after.at), literal(after.key)))
-    rows = await session.execute(query.order_by(table.created_at, table.id).limit(limit))
+        query = query.where(tuple_(when, table.id) > tuple_(literal(after.at), literal(after.key)))
+    rows = await session.execute(query.order_by(when, table.id).limit(limit))
     return [BookEntry(kind, key, state in moved_when, amount, currency, at)
             for key, state, amount, currency, at in rows]

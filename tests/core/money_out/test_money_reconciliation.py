@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from assembly.settings import Settings
 from gateway.core.money_out.money_check import BookEntry, ProviderWord, difference, recent_differences
 from gateway.core.money_out.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry
+from gateway.db.models import AuditEntry, Payout
 from gateway.kit.provider_parts import Implementations
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
@@ -128,3 +128,16 @@ async def test_a_reference_not_read_stops_the_pass_then_is_given_up_after_its_re
                                        budget=Budget(float("inf")))
     assert (report.checked, report.unread, report.resume) == (3, 1, None)
     assert "3 checked, no difference, 1 not read (try again later)" in report.summary()
+
+
+async def test_a_payout_asked_one_day_and_sent_the_next_is_checked_on_the_day_it_was_sent(sessions: Sessions,
+                                                                                          mtn: Mtn) -> None:
+    """A payout waits for a second owner's approval: asked before midnight and sent after, it was in the day
+    checked before it was sent, and so never checked at all."""
+    await a_day_of_money(sessions, mtn)
+    today = datetime.now(UTC).date()
+    async with sessions.begin() as session:
+        await session.execute(update(Payout).values(created_at=datetime.now(UTC) - timedelta(days=1)))
+    report = await reconcile_money(sessions, mtn.registry, "mtn", today, no_pace)
+    assert (report.checked, report.differences) == (4, [])  # today's 3 orders and the payout sent today
+    assert (await reconcile_money(sessions, mtn.registry, "mtn", today - timedelta(days=1), no_pace)).checked == 0
