@@ -47,6 +47,10 @@ class DarajaApi:
         self._credentials = credentials
         self._tokens = TokenCache(self._fetch_token)
 
+    async def ready(self) -> None:
+        """The app's token fetched (or kept) now: a request sent next goes out on it, or is refused whole."""
+        await self._tokens.get(None)
+
     async def post(self, path: str, body: Mapping[str, Any], *, enquiry: bool = False) -> httpx.Response:
         """POST with the app's token (a 401 fetches a new one, once); raises a retryable PaymentError when the
         answer was lost (whether Daraja acted on it is unknown). `enquiry`: a status query, on the enquiries' share
@@ -58,6 +62,8 @@ class DarajaApi:
             try:
                 response = await self._requests.request("POST", url, json=dict(body), enquiry=enquiry,
                                                         headers={"Authorization": f"Bearer {token}"})
+            except httpx.ConnectError as exc:  # no connection: nothing reached Daraja
+                raise PaymentError(NAME, NOT_SENT, f"Daraja could not be reached: {exc!r}", retryable=True) from exc
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Daraja did not answer: {exc!r}", retryable=True) from exc
             if response.status_code != 401:
@@ -87,6 +93,10 @@ class DarajaApi:
 def error_code(response: httpx.Response) -> str:
     """Daraja's errorCode ("500.001.1001", "400.002.02"), or http_<status> when the body says none."""
     return str(json_object_or_empty(response).get("errorCode") or f"http_{response.status_code}")
+
+
+# The code of a request that never left (no connection): Daraja has nothing of it, whatever it was.
+NOT_SENT = "not_sent"
 
 
 def error_of(response: httpx.Response) -> PaymentError:

@@ -36,7 +36,7 @@ from gateway.core.providers import (
     StatusResult,
 )
 from payments.answers import json_object, text_of
-from payments.mpesa.api import DarajaApi, error_of
+from payments.mpesa.api import NOT_SENT, DarajaApi, error_of
 from payments.mpesa.outgoing_results import OutgoingResults
 from payments.mpesa.paths import result_url, status_url, time_out_url
 from payments.mpesa.request_cap import NAME
@@ -108,7 +108,7 @@ class MpesaMoneyOut:
             "OriginatorConversationID": str(payout.reference), "InitiatorName": self._initiator,
             "CommandID": "BusinessPayment", "Amount": shillings(payout.amount, payout.currency),
             "PartyA": self._shortcode, "PartyB": kenyan_number(payout.msisdn), "Remarks": remarks(payout.note),
-            "Occasion": str(payout.reference)[:100]})
+            "Occasion": str(payout.reference)[:100]}, once=True)
 
     async def payout_status(self, payout: OutgoingPayout) -> StatusResult:
         # A payment Daraja took in is never sent again on the status query's "not found": that Daraja takes each
@@ -117,14 +117,27 @@ class MpesaMoneyOut:
         # (who reads the shortcode's statement on the M-Pesa org portal) settles it: never paid twice.
         return await self._status(payout.reference, send_again_when_not_found=False)
 
-    async def _send(self, reference: uuid.UUID, path: str, body: dict[str, Any]) -> None:
-        """Send, unless Daraja's result for the reference is in already (a resend after it was carried out)."""
-        if "result" in await self._results.word(reference):
+    async def _send(self, reference: uuid.UUID, path: str, body: dict[str, Any], *, once: bool = False) -> None:
+        """Send, unless Daraja's result for the reference is in already (a resend after it was carried out). `once`
+        (a B2C payment): never sent a second time unless Daraja's queue said it never carried it out; one whose
+        answer was lost, or that Daraja took in, is followed by its result or the status query, which never pays."""
+        word = await self._results.word(reference)
+        if "result" in word or (once and ("tried" in word or "accepted" in word)):
             return
         full = {**body, "SecurityCredential": await self._security_credential(), **self._urls(reference)}
-        response = await self._api.post(path, full)
+        if once:
+            await self._api.ready()  # a token fetched now: the request goes out on it, or is refused whole
+            await self._results.tried(reference, time.time())
+        try:
+            response = await self._api.post(path, full)
+        except PaymentError as exc:
+            if once and exc.code == NOT_SENT:
+                await self._results.untried(reference)
+            raise
         data = json_object(NAME, response) if response.status_code == 200 else {}
         if response.status_code != 200 or str(data.get("ResponseCode")) != SUCCESS:
+            if once and response.status_code < 500:  # refused whole: nothing of it is at Daraja
+                await self._results.untried(reference)
             raise error_of(response)
         await self._results.accepted(reference, text_of(data.get("ConversationID")) or "",
                                      text_of(data.get("OriginatorConversationID")) or str(reference), time.time())
@@ -133,8 +146,9 @@ class MpesaMoneyOut:
         word = await self._results.word(reference)
         if "result" in word:
             return result_status(word["result"])
-        if word.get("timed_out") or not word:
+        if word.get("timed_out") or (not word and send_again_when_not_found):
             raise CollectionNotFound(NAME, "not_carried_out", "Daraja did not carry this request out: send it again.")
+        # A payout sent, its answer lost (or its word lost with Redis): the status query, by our reference, says.
         return await self._looked_up(reference, word, send_again_when_not_found)
 
     async def _looked_up(self, reference: uuid.UUID, word: dict[str, Any], send_again_when_not_found: bool
@@ -155,7 +169,7 @@ class MpesaMoneyOut:
                 return found
             asked = {}  # not decided yet: asked again once the wait is over
         now = time.time()
-        since = asked.get("asked_at", word.get("at"))
+        since = asked.get("asked_at", word.get("at", word.get("tried")))
         waiting_since = float(since) if isinstance(since, int | float) else 0.0  # no time kept: late enough
         if now - waiting_since < self._status_query_after:
             return StatusResult(state=PaymentState.PENDING, raw_status="accepted")

@@ -29,8 +29,9 @@ def status_key_of(reference: uuid.UUID) -> str:
 
 
 class OutgoingResults:
-    """Each reference's word from Daraja: {"accepted": ConversationID, "originator": OriginatorConversationID,
-    "at": epoch seconds} | {"timed_out": true} | {"result": {...}}; and apart, what its status query found:
+    """Each reference's word from Daraja: {"tried": epoch seconds} (a payout sent once, its answer not in) |
+    {"accepted": ConversationID, "originator": OriginatorConversationID, "at": epoch seconds} | {"timed_out": true} |
+    {"result": {...}}; and apart, what its status query found:
     {"asked_at": epoch seconds} | {"asked_at": ..., "result": {...}}."""
 
     def __init__(self, redis: Redis | None) -> None:
@@ -60,6 +61,22 @@ class OutgoingResults:
         if "result" not in await self.word(reference):
             await self._keep(reference, {"accepted": conversation, "originator": originator, "at": at})
             await self.forget_status(reference)
+
+    async def tried(self, reference: uuid.UUID, at: float) -> None:
+        """A request is about to go out for the first time: should its answer be lost, Daraja may have it."""
+        if not await self.word(reference):
+            await self._keep(reference, {"tried": at})
+
+    async def untried(self, reference: uuid.UUID) -> None:
+        """It never left: nothing of it is at Daraja."""
+        if set(await self.word(reference)) == {"tried"}:
+            await self._forget(key_of(reference))
+
+    async def _forget(self, key: str) -> None:
+        if self._redis is None:
+            self._here.pop(key, None)
+        else:
+            await self._redis.delete(key)
 
     async def status(self, reference: uuid.UUID) -> dict[str, Any]:
         return await self._read(status_key_of(reference))

@@ -70,6 +70,12 @@ class SandboxControl:
     # The next N reversals or B2C payments are carried out but their Result is never posted (found only by
     # Daraja's Transaction Status query).
     mpesa_lose_results_next: int = 0
+    # The next N reversals or B2C payments are taken in (and carried out) but their answer is lost on the way: a 503
+    # comes back, as from a gateway that gave up waiting.
+    mpesa_lose_answers_next: int = 0
+    # A B2C payment sent again under its OriginatorConversationID is paid again: that Daraja takes each once is not
+    # written down by Safaricom, so a client must never count on it.
+    mpesa_pays_repeats: bool = False
 
     def __post_init__(self) -> None:
         self._throttle_owed = 0.0
@@ -158,6 +164,8 @@ class ControlUpdate(TypedDict, total=False):
     mpesa_time_out_next: Annotated[int, Field(ge=0, le=10_000)]
     mpesa_results_on_time_out_url: bool
     mpesa_lose_results_next: Annotated[int, Field(ge=0, le=10_000)]
+    mpesa_lose_answers_next: Annotated[int, Field(ge=0, le=10_000)]
+    mpesa_pays_repeats: bool
 
 
 CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from payments.sandbox.control import CONTROL, DISPATCHER, Notice, loop_time
+from payments.sandbox.control import CONTROL, DISPATCHER, Notice, SandboxControl, loop_time
 from payments.sandbox.mpesa.state import MPESA, CarriedOut, MpesaState
 from payments.sandbox.mpesa.stk_push import HttpUrl, Phone, daraja_body
 
@@ -79,7 +79,7 @@ async def certificate(request: web.Request) -> web.Response:
 async def paid_out(request: web.Request) -> web.Response:
     """What the sandbox carried out, for a developer or a test to see nothing went out twice."""
     state = request.app[MPESA]
-    return web.json_response({"b2c_payments": len(state.payouts), "reversed_receipts": sorted(state.reversed)})
+    return web.json_response({"b2c_payments": state.b2c_sent, "reversed_receipts": sorted(state.reversed)})
 
 
 async def read(request: web.Request, model: type[OutgoingBody]) -> OutgoingBody | web.Response:
@@ -117,8 +117,9 @@ async def b2c(request: web.Request) -> web.Response:
     body = await read(request, B2cRequest)
     if isinstance(body, web.Response):
         return body
-    state = request.app[MPESA]
-    if body.OriginatorConversationID and (answered := state.payouts.get(body.OriginatorConversationID)):
+    state, control = request.app[MPESA], request.app[CONTROL]
+    if (body.OriginatorConversationID and not control.mpesa_pays_repeats
+            and (answered := state.payouts.get(body.OriginatorConversationID))):
         return web.json_response(answered)  # taken before: nothing paid twice
     code, description = PAYEE_REFUSALS.get(body.PartyB[-3:], ("0", "The service request is processed "
                                                                   "successfully."))
@@ -129,7 +130,8 @@ async def b2c(request: web.Request) -> web.Response:
                       originator=body.OriginatorConversationID)
     if body.OriginatorConversationID and response.status == 200:
         state.payouts[body.OriginatorConversationID] = answer_of(response)
-    return response
+        state.b2c_sent += 1
+    return lost_on_the_way(control) or response
 
 
 def accept(request: web.Request, body: Outgoing, code: str, description: str, parameters: list[dict[str, Any]], *,
@@ -164,6 +166,15 @@ def accept(request: web.Request, body: Outgoing, code: str, description: str, pa
     log.info("mpesa sandbox: %s %s -> %s", request.path, originator, code)
     return web.json_response({"OriginatorConversationID": originator, "ConversationID": conversation,
                               "ResponseCode": "0", "ResponseDescription": "Accept the service request successfully."})
+
+
+def lost_on_the_way(control: SandboxControl) -> web.Response | None:
+    """A 503 instead of the answer, while `mpesa_lose_answers_next` lasts: the request was taken in all the same."""
+    if control.mpesa_lose_answers_next <= 0:
+        return None
+    control.mpesa_lose_answers_next -= 1
+    return web.json_response({"requestId": uuid.uuid4().hex, "errorCode": "503.001.01",
+                              "errorMessage": "The service is unavailable: try again later"}, status=503)
 
 
 def answer_of(response: web.Response) -> dict[str, str]:

@@ -82,3 +82,22 @@ async def test_a_reversal_daraja_never_carried_out_nor_told_of_is_sent_again_and
     assert (await refund(live)).state is RefundState.SUCCEEDED
     assert len((await live.paid_out())["reversed_receipts"]) == 1
     assert await live.votes() == 0
+
+
+async def test_a_payout_whose_answer_was_lost_is_never_sent_again_and_is_settled_by_the_status_query(
+        live: LiveMpesa) -> None:
+    """Daraja takes a B2C payment in and pays it, but its answer is lost (a 503 from its gateway) and its Result
+    never comes: sending it again under the same reference would pay it twice on a Daraja that takes a repeat as a
+    new payment (Safaricom does not write down that it does not)."""
+    await paid_takings(live)
+    live.control.mpesa_lose_answers_next = 1
+    live.control.mpesa_lose_results_next = 1
+    live.control.mpesa_pays_repeats = True
+    payout = await approved_payout(live, 6000)
+    outcomes = await passes_until_settled(live, payouts_pass)
+    assert outcomes[0] == "retry" and outcomes[-1] == "succeeded" and "resend" not in outcomes, outcomes
+    async with live.sessions() as session:
+        row = await session.get(Payout, payout.id)
+    assert row is not None and row.state is PayoutState.SUCCEEDED
+    assert (await live.paid_out())["b2c_payments"] == 1  # paid once
+
