@@ -6,8 +6,10 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   became of its votes (an entry's fee included: money in, no vote). Never a flagged order's: its money is denied or
   in doubt (a callback the provider's status then contradicted, another amount, a success after we gave up) until
   a person decides it: counted, it is paid; given back, it is owed back; dismissed, it stays out;
-- refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
-  owner disputed and their bank took back (gateway.core.money_in.chargebacks);
+- refunds: what went back or is owed back (`refunded`, `refund_requested`), and the part of a payment the provider
+  gave back while its order stays paid (a card's partial refund from its dashboard, gateway.core.orders.refunding:
+  for a person to decide, but gone from what the organiser is owed), of which chargebacks: what a card's owner
+  disputed and their bank took back (gateway.core.money_in.chargebacks);
 - provider fees: each provider's rate (a share in basis points and a fixed part per payment, or bands by the
   payment's amount: gateway.core.money_out.fee_rates, kept by an owner), on every payment the provider took
   (providers keep their fee on a refunded payment);
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Text, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
@@ -47,6 +49,7 @@ from gateway.core.money_out.fee_rates import FeeRate, fee_of, rates_by_provider,
 from gateway.core.results.signing import public_raw, sign
 from gateway.db.engine import Sessions
 from gateway.db.models import (
+    AuditEntry,
     Contest,
     LedgerHead,
     OrderStatus,
@@ -176,6 +179,20 @@ TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum
                                                                   & ~UNVERIFIED), 0))
            .outerjoin(PaymentVerification, PaymentVerification.order_id == VoteOrder.id)
            .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
+# The part of a payment its provider gave back while its order stays kept (paid, or held): a partial refund, its
+# latest total (the provider reports the total refunded so far), in the order's currency. The currency is one
+# expression written out, so the grouping names the same one.
+_REFUND_CURRENCY: ColumnElement[str] = literal_column("audit_log.details ->> 'currency'")
+_PARTIAL = (select(AuditEntry.target.label("order_key"), _REFUND_CURRENCY.label("currency"),
+                   func.max(AuditEntry.details["refunded"].as_integer()).label("refunded"))
+            .where(AuditEntry.action == "payment.partial_refund")
+            .group_by(AuditEntry.target, _REFUND_CURRENCY).subquery())
+PARTLY_BACK = (select(VoteOrder.provider, VoteOrder.currency,
+                      func.sum(func.least(_PARTIAL.c.refunded, VoteOrder.amount)))
+               .join(_PARTIAL, (_PARTIAL.c.order_key == cast(VoteOrder.id, Text))
+                     & (func.upper(_PARTIAL.c.currency) == VoteOrder.currency))
+               .where(VoteOrder.status.in_(MONEY_IN), VoteOrder.status.not_in(MONEY_BACK))
+               .group_by(VoteOrder.provider, VoteOrder.currency))
 # How many payments of each amount each provider took: a banded rate's fee goes by each payment's amount.
 AMOUNTS = (select(VoteOrder.provider, VoteOrder.currency, VoteOrder.amount, func.count())
            .where(VoteOrder.status.in_(MONEY_IN))
@@ -201,6 +218,8 @@ UNDER_WAY = (PayoutState.AWAITING_APPROVAL, PayoutState.REQUESTED, PayoutState.S
 async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencyStatement]:
     """The contest's figures per currency in this session (a payout's request reads them under the contest's lock)."""
     rows = (await session.execute(TAKINGS.where(VoteOrder.contest_id == contest.id))).all()
+    partly = {(provider, currency): int(back) for provider, currency, back in
+              await session.execute(PARTLY_BACK.where(VoteOrder.contest_id == contest.id))}
     amounts: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for provider, currency, amount, count in await session.execute(AMOUNTS.where(VoteOrder.contest_id == contest.id)):
         amounts.setdefault((provider, currency), []).append((int(amount), int(count)))
@@ -211,8 +230,8 @@ async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencySt
     paid, pending = Counter[str](), Counter[str]()
     for currency, state, amount in out:
         (paid if state in PAID_OUT else pending)[currency] += int(amount)
-    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified), int(held),
-                       tuple(amounts.get((provider, currency), ())))
+    takings = [Takings(provider, currency, int(count), int(gross), int(back) + partly.get((provider, currency), 0),
+                       int(disputed), int(unverified), int(held), tuple(amounts.get((provider, currency), ())))
                for provider, currency, count, gross, back, disputed, unverified, held in rows]
     return statements(takings, rates, contest.commission_bp, paid, pending)
 

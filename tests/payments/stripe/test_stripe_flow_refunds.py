@@ -15,6 +15,8 @@ import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 
+from gateway.core.audit import Actor
+from gateway.core.money_out import settlements
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.orders.tables import get_order
 from gateway.db.engine import Sessions
@@ -78,6 +80,7 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     async with sessions() as session:
         entry = (await session.scalars(select(AuditEntry))).one()
     assert (entry.action, entry.target, entry.details["refunded"]) == ("payment.partial_refund", order_id, 200)
+    assert await refunds_in_settlement(sessions, contest.id) == 200  # gone back: not the organiser's to be paid
     async with sessions.begin() as session:  # its settling was cut short before its outcome was kept
         await session.execute(text("UPDATE provider_events SET outcome = NULL, received_at = received_at - "
                                    "interval '5 minutes' WHERE event_id = 'evt_r1'"))
@@ -89,6 +92,12 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
+    assert await refunds_in_settlement(sessions, contest.id) == 500  # the whole payment, its part not counted twice
+
+
+async def refunds_in_settlement(sessions: Sessions, contest_id: int) -> int:
+    [figures] = (await settlements.settlement(sessions, Actor(None, "owner@example.org", "owner"), contest_id)).figures
+    return figures.refunds
 
 
 async def test_a_refund_before_the_checkout_completed_ends_the_order_refunded_and_never_counted(
