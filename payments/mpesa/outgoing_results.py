@@ -63,8 +63,10 @@ class OutgoingResults:
             await self.forget_status(reference)
 
     async def tried(self, reference: uuid.UUID, at: float) -> None:
-        """A request is about to go out for the first time: should its answer be lost, Daraja may have it."""
-        if not await self.word(reference):
+        """A request is about to go out (the first time, or again after Daraja's queue gave up on it): should its
+        answer be lost, Daraja may have it. Never over a result or an acceptance."""
+        word = await self.word(reference)
+        if "result" not in word and "accepted" not in word:
             await self._keep(reference, {"tried": at})
 
     async def untried(self, reference: uuid.UUID) -> None:

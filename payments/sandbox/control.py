@@ -70,8 +70,8 @@ class SandboxControl:
     # The next N reversals or B2C payments are carried out but their Result is never posted (found only by
     # Daraja's Transaction Status query).
     mpesa_lose_results_next: int = 0
-    # The next N reversals or B2C payments are taken in (and carried out) but their answer is lost on the way: a 503
-    # comes back, as from a gateway that gave up waiting.
+    # The next N B2C payments are taken in (and carried out) but their answer is lost on the way: a 503 comes back,
+    # as from a gateway that gave up waiting.
     mpesa_lose_answers_next: int = 0
     # A B2C payment sent again under its OriginatorConversationID is paid again: that Daraja takes each once is not
     # written down by Safaricom, so a client must never count on it.

@@ -193,15 +193,20 @@ def _released() -> Any:
 RELEASE_HELD = _released()
 
 
+async def refuse_a_decided_rounds(session: AsyncSession, order_id: uuid.UUID) -> None:
+    """Conflict for an order of a round already decided: its figures are final, and its votes would land on the
+    board of the round open now. It may be refused (the money given back), never counted."""
+    decided = await session.scalar(select(ContestRound.name).join(VoteOrder, VoteOrder.round_id == ContestRound.id)
+                                   .where(VoteOrder.id == order_id, ContestRound.status == RoundStatus.DECIDED))
+    if decided is not None:
+        raise Conflict(f"Its round ({decided}) is decided: its votes can no longer count. Refuse it, and the money "
+                       "is given back.", code="round_decided")
+
+
 async def release_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
     """Count a held order's votes, once: held → paid, the tally and the board's outbox row in one statement."""
     async with sessions.begin() as session:
-        decided = await session.scalar(select(ContestRound.name).join(VoteOrder, VoteOrder.round_id == ContestRound.id)
-                                       .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.HELD,
-                                              ContestRound.status == RoundStatus.DECIDED))
-        if decided is not None:  # its votes would land on the board of the round open now
-            raise Conflict(f"Its round ({decided}) is decided: its votes can no longer count. Refuse it, and the "
-                           "money is given back.", code="round_decided")
+        await refuse_a_decided_rounds(session, order_id)
         released = await session.scalar(RELEASE_HELD, {"held_order": order_id})
         if released is None:
             await _refuse(session, order_id)

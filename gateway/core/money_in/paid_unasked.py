@@ -186,15 +186,17 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
     if contest is None or code is None or contest.currency.upper() != payment.currency.upper():
         await note_unmatched(sessions, payment)
         return UnaskedOutcome.UNMATCHED, None
-    tiers = tiers_of(contest.price_tiers)
+    # At the price of its round: the round open now may sell votes at another.
+    price = earlier.price_per_vote if earlier is not None else contest.price_per_vote
+    tiers = tiers_of(earlier.price_tiers if earlier is not None else contest.price_tiers)
     if earlier is not None:  # its round's figures are final: the money is a person's to count there or give back
         hold_reason: str | None = (f"paid {money_text(payment.amount, payment.currency)} into the paybill during "
                                    f"{earlier.name}, which was decided before the payment's word came")
     else:
         async with autocommit(sessions) as session:
             voting = await voting_when(session, contest, paid_at)
-        hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting, tiers)
-    votes, _ = votes_bought(payment.amount, contest.price_per_vote, tiers)
+        hold_reason = why_held(payment.amount, price, contest.currency, voting, tiers)
+    votes, _ = votes_bought(payment.amount, price, tiers)
     order_id = await write_order(sessions, payment, candidates[code], max(votes, 1), hold_reason, now,
                                  round_id=earlier.round_id if earlier is not None else None)
     written = order_id is not None
@@ -232,6 +234,8 @@ class DecidedRound:
     round_id: int
     name: str
     candidates: dict[str, int]  # by code: those the round began with, eliminated since or not
+    price_per_vote: int
+    price_tiers: list[dict[str, int]]
 
 
 async def decided_round(session: AsyncSession, contest: Contest, paid_at: datetime) -> DecidedRound | None:
@@ -248,7 +252,8 @@ async def decided_round(session: AsyncSession, contest: Contest, paid_at: dateti
         return None
     began = await session.execute(select(Candidate.code, Candidate.id).join(
         RoundBaseline, RoundBaseline.candidate_id == Candidate.id).where(RoundBaseline.round_id == row.id))
-    return DecidedRound(row.id, row.name, {str(code): int(candidate) for code, candidate in began})
+    return DecidedRound(row.id, row.name, {str(code): int(candidate) for code, candidate in began},
+                        row.price_per_vote, list(row.price_tiers))
 
 
 def client_key(provider: str, receipt: str) -> str:

@@ -18,6 +18,7 @@ from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.fraud.holds import refuse_a_decided_rounds
 from gateway.core.money_in.money_arrived import confirm_money_in
 from gateway.core.money_out.refunds import RefundOutcome, request_refund
 from gateway.core.orders import accounting
@@ -243,6 +244,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
         if decision == "count":
             if order.status not in (OrderStatus.FLAGGED, OrderStatus.HELD, *review.UNDECIDED):
                 raise Conflict("This order is no longer waiting to be counted.", code="not_countable")
+            await refuse_a_decided_rounds(session, order.id)
             order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
             await _add_votes(session, order)
         elif decision == "refund":  # money moved for a vote never counted: give it back by hand

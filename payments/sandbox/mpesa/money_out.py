@@ -126,11 +126,13 @@ async def b2c(request: web.Request) -> web.Response:
     parameters: list[dict[str, Any]] = [
         {"Key": "TransactionAmount", "Value": body.Amount},
         {"Key": "ReceiverPartyPublicName", "Value": f"{body.PartyB} - Sandbox Payee"}] if code == "0" else []
-    response = accept(request, body, code, description, parameters, carry_out=lambda: None,
+    def paid() -> None:
+        state.b2c_sent += 1
+
+    response = accept(request, body, code, description, parameters, carry_out=paid,
                       originator=body.OriginatorConversationID)
     if body.OriginatorConversationID and response.status == 200:
         state.payouts[body.OriginatorConversationID] = answer_of(response)
-        state.b2c_sent += 1
     return lost_on_the_way(control) or response
 
 

@@ -142,7 +142,7 @@ class MpesaState:
     prompts: dict[str, Prompt] = field(default_factory=dict)  # by CheckoutRequestID
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
-    b2c_sent: int = 0  # B2C payments made (more than `payouts` where a repeat is paid again)
+    b2c_sent: int = 0  # B2C payments carried out (more than `payouts` where a repeat is paid again)
     carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
     # Payments into the shortcode made on the phone's own menu (no prompt of ours): Pull Transactions lists them.
     c2b: list[C2bPayment] = field(default_factory=list)

@@ -13,15 +13,17 @@ from gateway.core.contests import round_rules, rounds
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
 from gateway.core.money_in import paid_unasked
+from gateway.core.oversight import orders_admin
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestRound, ContestStatus, OrderStatus, VoteOrder
 from tests.factories import make_contest, tallies
+from tests.provider_registry import registry_of
 from tests.show_rounds import OWNER
 
 
 def paid(contest_id: int, account: str, receipt: str, at: datetime) -> paid_unasked.UnaskedPayment:
     return paid_unasked.UnaskedPayment(provider="mpesa", channel="paybill", contest_id=contest_id, account=account,
-                                       amount=1000, currency="KES", receipt=receipt, msisdn="+254712000102",
+                                       amount=10_000, currency="KES", receipt=receipt, msisdn="+254712000102",
                                        source="statement", paid_at=at)
 
 
@@ -31,7 +33,7 @@ async def test_a_heats_payment_whose_word_comes_after_the_heats_were_decided_is_
     contest = await make_contest(sessions, candidates=3, status=ContestStatus.DRAFT, price_per_vote=1000,
                                  currency="KES", providers=["mpesa"], country="KE")
     await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Heats", 1000, now + timedelta(hours=2)))
-    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Final", 1000, now + timedelta(hours=4)))
+    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Final", 5000, now + timedelta(hours=4)))
     await rounds.open_round(sessions, OWNER, contest.id, 1)
     during_heats = datetime.now(UTC)
     closed = await rounds.close_lines(sessions, OWNER, contest.id)
@@ -54,12 +56,17 @@ async def test_a_heats_payment_whose_word_comes_after_the_heats_were_decided_is_
                                                                    ContestRound.number == 1))
         orders = list(await session.scalars(select(VoteOrder).where(VoteOrder.contest_id == contest.id)))
     assert len(orders) == 3 and {o.round_id for o in orders} == {heats}
+    assert {o.quantity for o in orders} == {10}  # KES 100 at the heats' KES 10 a vote, not the final's KES 50
     assert all(o.status is OrderStatus.HELD for o in orders)
     assert all("during Heats, which was decided before the payment's word came" in (o.hold_reason or "")
                for o in orders)
-    # A person may give it back, never count it now: its votes would land on the final's board.
+    # A person may give it back, never count it now (from the CLI or the review queue): its votes would land on
+    # the final's board, and the heats' signed figures would change.
     with pytest.raises(Conflict, match="Its round \\(Heats\\) is decided"):
         await holds.release_held(sessions, orders[0].id, actor="owner@example.com", reason="a fan's vote")
+    [item] = [i for i in await orders_admin.waiting_reviews(sessions) if i.order_id == orders[1].id]
+    with pytest.raises(Conflict, match="Its round \\(Heats\\) is decided"):
+        await orders_admin.decide(sessions, registry_of(), OWNER, orders[1].id, item.kind.value, "count", "a fan")
     await holds.reject_held(sessions, orders[0].id, actor="owner@example.com", reason="paid after the heats")
     assert await tallies(sessions, contest.id) == before
     async with sessions() as session:

@@ -4,6 +4,7 @@ sent again under the same reference, and refunds once. Our app and the Daraja sa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -101,3 +102,26 @@ async def test_a_payout_whose_answer_was_lost_is_never_sent_again_and_is_settled
     assert row is not None and row.state is PayoutState.SUCCEEDED
     assert (await live.paid_out())["b2c_payments"] == 1  # paid once
 
+
+
+async def test_a_payout_sent_again_after_daraja_gave_up_on_it_is_not_sent_a_third_time_when_that_answer_is_lost(
+        live: LiveMpesa) -> None:
+    await paid_takings(live)
+    live.control.mpesa_time_out_next = 1  # the first never carried out: Daraja's queue says so
+    payout = await approved_payout(live, 6000)
+    first = [turn.outcome for turn in await payouts_pass(live.sessions, live.client.app[PROVIDERS], datetime.now(UTC))]
+    assert first == ["sent"]
+    await asyncio.sleep(0.2)  # the queue's time-out notice comes in
+    live.control.mpesa_lose_answers_next = 1  # the second carried out, its answer lost...
+    live.control.mpesa_lose_results_next = 1  # ...and its Result too
+    live.control.mpesa_pays_repeats = True
+    outcomes, now = [], datetime.now(UTC)
+    for _ in range(8):  # the worker's passes, ten minutes apart: past each wait the turns ask for
+        outcomes += [turn.outcome for turn in await payouts_pass(live.sessions, live.client.app[PROVIDERS], now)]
+        now += timedelta(minutes=10)
+        await asyncio.sleep(0.2)
+    assert outcomes[-1] == "succeeded" and outcomes.count("resend") == 1 and "retry" in outcomes, outcomes
+    async with live.sessions() as session:
+        row = await session.get(Payout, payout.id)
+    assert row is not None and row.state is PayoutState.SUCCEEDED
+    assert (await live.paid_out())["b2c_payments"] == 1

@@ -103,8 +103,11 @@ async def test_mp_magic_numbers_decide_the_outcome_and_notification(
 
 
 async def test_mp_pending_forever_and_delayed_success(
-    http: httpx.AsyncClient, mp_headers: dict[str, str], receiver: Receiver
+    http: httpx.AsyncClient, mp_headers: dict[str, str], receiver: Receiver, control: SandboxControl
 ) -> None:
+    # Long enough that the delayed one is still pending when the ordinary one's callback has come, however busy
+    # the machine (0.4 s was not, with every core taken).
+    control.long_delay = 3.0
     forever = await mp_pay(http, mp_headers, "690123453", receiver.url("/mp/forever"))
     delayed = await mp_pay(http, mp_headers, "690123454", receiver.url("/mp/delayed"))
     ordinary = await mp_pay(http, mp_headers, ORDINARY, receiver.url("/mp/ordinary"))
