@@ -39,14 +39,20 @@ async def an_upload(sessions: Sessions, storage: LocalStorage, tmp_path: Path, c
     return upload_id
 
 
-async def test_uploads_nobody_took_within_a_day_are_removed_with_their_files(
-        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+async def an_orphan(media_job: JobContext, sessions: Sessions, tmp_path: Path
+                    ) -> tuple[LocalStorage, int, uuid.UUID]:
+    """The media worker's storage, a contest, and an upload of it nothing has held for two days."""
     storage = media_job.media
     assert isinstance(storage, LocalStorage)
     contest = await make_contest(sessions, candidates=1)
-    orphan = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
-    held = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2), attached=True)
-    fresh = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=2))
+    return storage, contest.id, await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
+
+
+async def test_uploads_nobody_took_within_a_day_are_removed_with_their_files(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage, contest_id, orphan = await an_orphan(media_job, sessions, tmp_path)
+    held = await an_upload(sessions, storage, tmp_path, contest_id, age=timedelta(days=2), attached=True)
+    fresh = await an_upload(sessions, storage, tmp_path, contest_id, age=timedelta(hours=2))
     # The periodic sweep, which any worker takes, queues the files' part for a media worker, once, ahead of clips.
     queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
     enqueue_pass(queue, PROCESS_PASS, str(fresh), job_id=f"process-{fresh}")
@@ -112,10 +118,7 @@ async def test_a_clip_still_unprepared_after_hours_is_refused_so_its_candidate_c
 
 async def test_a_worker_without_the_storages_folder_removes_nothing_and_forgets_nothing(
         media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
-    storage = media_job.media
-    assert isinstance(storage, LocalStorage)
-    contest = await make_contest(sessions, candidates=1)
-    orphan = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
+    storage, _, orphan = await an_orphan(media_job, sessions, tmp_path)
     # A worker in another container, or on another host: the same settings, but no folder where they point.
     elsewhere = replace(media_job, media=LocalStorage(tmp_path / "not-here", storage.upload_url, storage.files_url,
                                                       storage.secret_key))

@@ -119,15 +119,7 @@ async def test_a_show_in_rounds_is_signed_at_its_final_close_never_at_a_rounds(s
     between = await checkpoint_pass(sessions, KEY, heats_closed + timedelta(seconds=1))
     assert f"{contest.slug}:close" not in between  # the final is still to come: nothing is the show's result yet
     assert await signing.latest_sheet(sessions, contest.slug) is None
-    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2,
-                              now=heats_closed + rounds.DEFAULT_LATE_GRACE)
-    await rounds.open_round(sessions, OWNER, contest.id, 2)
-    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 1, "02": 4}, first=10)
-    final_closed = await rounds.close_lines(sessions, OWNER, contest.id)
-    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=1)) == [
-        f"{contest.slug}:close", f"{contest.slug}:signed"]
-    sheet = await signing.latest_sheet(sessions, contest.slug)
-    assert sheet is not None and sheet.reason == "close" and sheet.entries == 4  # every round's votes
+    await the_final_is_signed_at_its_close(sessions, contest, heats_closed)
 
 
 async def test_a_round_planned_after_the_show_seemed_over_is_signed_again_at_its_close(sessions: Sessions) -> None:
@@ -141,14 +133,21 @@ async def test_a_round_planned_after_the_show_seemed_over_is_signed_again_at_its
     assert await checkpoint_pass(sessions, KEY, heats_closed + timedelta(seconds=1)) == [
         f"{contest.slug}:close", f"{contest.slug}:signed"]
     await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Final", 200, now + timedelta(hours=4)))
+    # The final's close is the show's: checkpointed and signed again, with the final's votes.
+    final_closed = await the_final_is_signed_at_its_close(sessions, contest, heats_closed)
+    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=2)) == []  # once
+
+
+async def the_final_is_signed_at_its_close(sessions: Sessions, contest: Contest, heats_closed: datetime) -> datetime:
+    """The heats decided, the final run (01 and 02 voted for) and closed: the next pass checkpoints and signs the
+    show's results, every round's votes on the sheet. When the final closed."""
     await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2,
                               now=heats_closed + rounds.DEFAULT_LATE_GRACE)
     await rounds.open_round(sessions, OWNER, contest.id, 2)
     await paid_votes(sessions, await reloaded(sessions, contest), {"01": 1, "02": 4}, first=10)
     final_closed = await rounds.close_lines(sessions, OWNER, contest.id)
-    # The final's close is the show's: checkpointed and signed again, with the final's votes.
     assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=1)) == [
         f"{contest.slug}:close", f"{contest.slug}:signed"]
     sheet = await signing.latest_sheet(sessions, contest.slug)
     assert sheet is not None and sheet.reason == "close" and sheet.entries == 4
-    assert await checkpoint_pass(sessions, KEY, final_closed + timedelta(seconds=2)) == []  # once
+    return final_closed
