@@ -153,6 +153,17 @@ class LocalStorage:
         """Nothing to do: the media server asks the database who may have a file at every request, signed links
         included (media.upload_server)."""
 
+    def whole_sources(self) -> dict[str, int]:
+        """Every upload whose whole file is here and not processed yet (its source kept), with its size."""
+        folder = self.root / "sources"
+        found: dict[str, int] = {}
+        for path in folder.iterdir() if folder.is_dir() else ():
+            try:
+                found[upload_name(path.name)] = path.stat().st_size
+            except (ValueError, FileNotFoundError):  # a mark (`.done`), or processed meanwhile
+                continue
+        return found
+
     def finished(self, upload_id: str) -> Path:
         """The mark of an upload whose source was taken: its grant can never write another file."""
         return self.root / "sources" / f"{upload_name(upload_id)}.done"

@@ -191,8 +191,13 @@ async def tell(app: web.Application, upload_id: str, length: int) -> bool:
 
 
 def telling_again(every: float) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The uploads the service was not told of, told again every `every` seconds while the server runs."""
+    """The uploads the service was not told of, told again every `every` seconds while the server runs, those of an
+    earlier run first."""
     async def untold(app: web.Application) -> AsyncIterator[None]:
+        # What a server stopped during an outage had still to tell is on disk: every whole file not processed yet
+        # is told again at the start (telling is idempotent: one told before changes nothing).
+        app[UNTOLD].update(await asyncio.to_thread(app[STORAGE].whole_sources))
+
         async def loop() -> None:
             while True:
                 await asyncio.sleep(every)

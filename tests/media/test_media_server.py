@@ -82,6 +82,31 @@ async def test_an_upload_finished_while_the_database_was_away_is_noted_received_
         assert again.status == 410  # complete: it takes no more bytes
 
 
+
+async def test_an_upload_a_stopped_server_had_still_to_tell_of_is_told_when_it_starts_again(
+        settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
+    """The server stopped (or was replaced) while the database was away: its whole file is on disk, its note lost
+    with the process; the next start tells of it."""
+    storage = a_storage(tmp_path)
+    contest = await make_contest(sessions)
+    upload_id, now = uuid.uuid4(), datetime.now(UTC)
+    async with sessions.begin() as session:
+        session.add(MediaUpload(id=upload_id, contest_id=contest.id, kind=UploadKind.CLIP, storage="local",
+                                max_bytes=1000, expires_at=now + timedelta(hours=1), state=UploadState.GRANTED))
+    storage.source(str(upload_id)).parent.mkdir(parents=True)
+    storage.source(str(upload_id)).write_bytes(b"a clip" * 50)
+
+    async def state() -> UploadState | None:
+        async with sessions() as session:
+            upload = await session.get(MediaUpload, upload_id)
+        return upload.state if upload is not None else None
+    app = served_media_app(storage, settings.database_url or "", tell_again_seconds=0.1)
+    async with TestClient(TestServer(app)):
+        await until_true(lambda: _is(state(), UploadState.RECEIVED), "the upload noted received", timeout=60)
+    async with sessions() as session:
+        upload = await session.get(MediaUpload, upload_id)
+    assert upload is not None and upload.size_bytes == 300
+
 async def _is(found: Awaitable[UploadState | None], wanted: UploadState) -> bool:
     return await found is wanted
 
