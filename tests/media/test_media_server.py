@@ -29,15 +29,26 @@ from tests.media.test_upload_server import SECRET, a_made_clip, chunk_headers, p
 from tests.waiting import HANG_SECONDS, until, until_true
 
 
-async def test_a_finished_upload_is_noted_received_by_the_media_server_itself(
-        settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
-    storage = LocalStorage(tmp_path / "media", "http://127.0.0.1:8093", "http://127.0.0.1:8093", SECRET)
+async def a_granted_clip(sessions: Sessions) -> uuid.UUID:
+    """A clip's upload in a contest of its own, granted for an hour, nothing of it received yet."""
     contest = await make_contest(sessions)
     upload_id, now = uuid.uuid4(), datetime.now(UTC)
     async with sessions.begin() as session:
         session.add(MediaUpload(id=upload_id, contest_id=contest.id, kind=UploadKind.CLIP, storage="local",
-                                max_bytes=1000, expires_at=now + timedelta(hours=1), state=UploadState.GRANTED,
-                                created_at=now, updated_at=now))
+                                max_bytes=1000, expires_at=now + timedelta(hours=1), state=UploadState.GRANTED))
+    return upload_id
+
+
+async def received(sessions: Sessions, upload_id: uuid.UUID) -> bool:
+    async with sessions() as session:
+        upload = await session.get(MediaUpload, upload_id)
+    return upload is not None and upload.state is UploadState.RECEIVED
+
+
+async def test_a_finished_upload_is_noted_received_by_the_media_server_itself(
+        settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "media", "http://127.0.0.1:8093", "http://127.0.0.1:8093", SECRET)
+    upload_id, now = await a_granted_clip(sessions), datetime.now(UTC)
     grant = storage.grant_upload(str(upload_id), "clip", 1000, now + timedelta(hours=1))
     auth = {"Authorization": grant.fields["authorization"], "Tus-Resumable": "1.0.0"}
     body = b"a clip" * 50
@@ -51,23 +62,13 @@ async def test_a_finished_upload_is_noted_received_by_the_media_server_itself(
     assert upload is not None and upload.state is UploadState.RECEIVED and upload.size_bytes == len(body)
 
 
-
 async def test_an_upload_finished_while_the_database_was_away_is_noted_received_once_it_is_back(
         settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
     storage = a_storage(tmp_path)
-    contest = await make_contest(sessions)
-    upload_id, now = uuid.uuid4(), datetime.now(UTC)
-    async with sessions.begin() as session:
-        session.add(MediaUpload(id=upload_id, contest_id=contest.id, kind=UploadKind.CLIP, storage="local",
-                                max_bytes=1000, expires_at=now + timedelta(hours=1), state=UploadState.GRANTED))
+    upload_id, now = await a_granted_clip(sessions), datetime.now(UTC)
     grant = storage.grant_upload(str(upload_id), "clip", 1000, now + timedelta(hours=1))
     auth = {"Authorization": grant.fields["authorization"], "Tus-Resumable": "1.0.0"}
     app = served_media_app(storage, settings.database_url or "", access_seconds=0.5, tell_again_seconds=0.1)
-
-    async def state() -> UploadState | None:
-        async with sessions() as session:
-            upload = await session.get(MediaUpload, upload_id)
-        return upload.state if upload is not None else None
     async with TestClient(TestServer(app)) as media:
         # The uploads' table out of reach past the server's statement time-out, as in a fail-over.
         async with sessions.begin() as session:
@@ -77,10 +78,9 @@ async def test_an_upload_finished_while_the_database_was_away_is_noted_received_
             sent = await media.patch(f"/uploads/{upload_id}", data=b"a clip" * 50, headers=chunk_headers(auth, 0))
             assert sent.status == 204  # the candidate's file is whole and kept
         # Back: the media server tells the service by itself; a web process on another host could not have seen it.
-        await until_true(lambda: _is(state(), UploadState.RECEIVED), "the upload noted received", timeout=60)
+        await until_true(lambda: received(sessions, upload_id), "the upload noted received", timeout=60)
         again = await media.patch(f"/uploads/{upload_id}", data=b"x", headers=chunk_headers(auth, 300))
         assert again.status == 410  # complete: it takes no more bytes
-
 
 
 async def test_an_upload_a_stopped_server_had_still_to_tell_of_is_told_when_it_starts_again(
@@ -88,27 +88,15 @@ async def test_an_upload_a_stopped_server_had_still_to_tell_of_is_told_when_it_s
     """The server stopped (or was replaced) while the database was away: its whole file is on disk, its note lost
     with the process; the next start tells of it."""
     storage = a_storage(tmp_path)
-    contest = await make_contest(sessions)
-    upload_id, now = uuid.uuid4(), datetime.now(UTC)
-    async with sessions.begin() as session:
-        session.add(MediaUpload(id=upload_id, contest_id=contest.id, kind=UploadKind.CLIP, storage="local",
-                                max_bytes=1000, expires_at=now + timedelta(hours=1), state=UploadState.GRANTED))
+    upload_id = await a_granted_clip(sessions)
     storage.source(str(upload_id)).parent.mkdir(parents=True)
     storage.source(str(upload_id)).write_bytes(b"a clip" * 50)
-
-    async def state() -> UploadState | None:
-        async with sessions() as session:
-            upload = await session.get(MediaUpload, upload_id)
-        return upload.state if upload is not None else None
     app = served_media_app(storage, settings.database_url or "", tell_again_seconds=0.1)
     async with TestClient(TestServer(app)):
-        await until_true(lambda: _is(state(), UploadState.RECEIVED), "the upload noted received", timeout=60)
+        await until_true(lambda: received(sessions, upload_id), "the upload noted received", timeout=60)
     async with sessions() as session:
         upload = await session.get(MediaUpload, upload_id)
     assert upload is not None and upload.size_bytes == 300
-
-async def _is(found: Awaitable[UploadState | None], wanted: UploadState) -> bool:
-    return await found is wanted
 
 def a_storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "media", "http://127.0.0.1:8093", "http://127.0.0.1:8093", SECRET)
